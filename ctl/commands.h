@@ -1,0 +1,43 @@
+/*
+ * commands.h — bffctl's subcommands (Django's manage.py, `celery inspect`).
+ *
+ * bffctl.c holds the one table, read like a menu:
+ *     {"migrate", cmd_migrate, "apply pending schema migrations", "[--check]\n..."},
+ * Adding a command is: a file ctl/cmd_NAME.c defining the handler, its
+ * prototype below, one entry in the table, and the file in ctl/Makefile.am.
+ *
+ * A handler runs after bffctl has loaded the configuration (bff_cfg) and
+ * opened the log; argv[0] is the command's name. `--help`/`-h` among its
+ * arguments is answered from the table by bffctl and never reaches it.
+ * It returns the exit status: 0 success, 1 failure, 2 usage error — after
+ * printing exactly one line on stderr for 1 and 2 (bffctl_fail,
+ * bffctl_usage_error). Results go to stdout.
+ */
+#ifndef BFFCTL_COMMANDS_H
+#define BFFCTL_COMMANDS_H
+
+#include "db.h"
+
+struct bffctl_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;   /* one line, for `bffctl --help` */
+    const char *usage;     /* after "usage: bffctl NAME ": synopsis, then
+                              option lines, for `bffctl NAME --help` */
+};
+
+/* Print "bffctl: CMD: <message>" on stderr; return 1. */
+int bffctl_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print "bffctl: CMD: <message> (see 'bffctl CMD --help')"; return 2. */
+int bffctl_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Connect db to BFF_DATABASE_URL (application_name "bffctl"). 0, or 1 after
+ * printing "bffctl: CMD: database unavailable: ...". Close with bff_db_close. */
+int bffctl_db_open(const char *cmd, struct bff_db *db);
+
+/* One per file. */
+int cmd_migrate(int argc, char **argv);          /* cmd_migrate.c */
+int cmd_showmigrations(int argc, char **argv);   /* cmd_migrate.c */
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * check_e2e_health.c — /health/ against real components that this suite
+ * stops and starts: PostgreSQL down → 503 "down"; Redis down → 200
+ * "degraded" within a second; SMTP not configured / refusing / silent /
+ * healthy against t/smtp-sink. Every test leaves the stack as it found it.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static pid_t sink_pid;
+
+/* Start t/smtp-sink on a free port in the given mode; returns the port. */
+static int start_sink(const char *mode)
+{
+    char port_s[16], path[4096];
+    int port = t_free_port(), i;
+
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(path, sizeof path, "%s/t/smtp-sink", t_env("BFF_TEST_BUILDDIR"));
+    sink_pid = fork();
+    ck_assert_int_ge(sink_pid, 0);
+    if (sink_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives a failed test */
+        execl(path, "smtp-sink", "--port", port_s, "--mode", mode, (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 50; i++) {           /* wait until it listens */
+        char cmd[256];
+
+        snprintf(cmd, sizeof cmd, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port);
+        if (strcmp(mode, "mute") != 0 && system(cmd) == 0)
+            break;
+        if (strcmp(mode, "mute") == 0 && i > 5)
+            break;
+        usleep(100 * 1000);
+    }
+    return port;
+}
+
+static void stop_sink(void)
+{
+    if (sink_pid > 0) {
+        kill(sink_pid, SIGKILL);
+        waitpid(sink_pid, NULL, 0);
+        sink_pid = 0;
+    }
+}
+
+/* Restart the FastCGI pool with BFF_SMTP_URL set (NULL: unset). */
+static void pool_with_smtp(const char *url)
+{
+    char assign[256];
+    const char *env[] = {assign, NULL};
+
+    snprintf(assign, sizeof assign, "BFF_SMTP_URL=%s", url ? url : "");
+    ck_assert_int_eq(t_stackctl("restart", "fcgi", env), 0);
+    ck_assert_int_eq(t_wait_status("/health/database/", 200, 10000), 0);
+}
+
+/*
+ * Fixtures put the stack back even when a test failed half-way: they run
+ * in the parent (unchecked), where a failed assertion in the child cannot
+ * skip them, and stackctl start/restart are idempotent.
+ */
+static void restore_services(void)
+{
+    t_stackctl("start", "postgres", NULL);
+    t_stackctl("start", "redis", NULL);
+}
+
+static void restore_pool(void)
+{
+    const char *env[] = {"BFF_SMTP_URL=", NULL};
+
+    t_stackctl("restart", "fcgi", env);
+    t_wait_status("/health/database/", 200, 10000);
+}
+
+START_TEST(all_ok)
+{
+    struct http_resp r;
+    int ok;
+
+    t_get("/health/", &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "ok");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "database", "status", NULL), "ok");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "cache", "status", NULL), "ok");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "smtp", "status", NULL), "not_configured");
+    t_jint(r.json, &ok, "checks", "database", "latency_ms", NULL);
+    ck_assert(ok);
+    ck_assert_ptr_null(t_jget(r.json, "checks", "database", "error", NULL));
+    t_resp_free(&r);
+
+    t_get("/health/cache/", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "ok");
+    t_jint(r.json, &ok, "latency_ms", NULL);
+    ck_assert(ok);
+    t_resp_free(&r);
+}
+END_TEST
+
+START_TEST(database_down_is_503)
+{
+    struct http_resp r;
+    char *ra;
+
+    ck_assert_int_eq(t_stackctl("stop", "postgres", NULL), 0);
+    t_get("/health/", &r);
+    ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "down");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "database", "status", NULL), "down");
+    ck_assert_ptr_nonnull(t_jstr(r.json, "checks", "database", "error", NULL));
+    ck_assert_msg(r.seconds < 3.0, "health took %.2fs", r.seconds);
+    ra = t_header(&r, "Retry-After");
+    ck_assert_ptr_nonnull(ra);
+    free(ra);
+    t_resp_free(&r);
+
+    t_get("/health/database/", &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "down");
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_stackctl("start", "postgres", NULL), 0);
+    /* the pool reconnects by itself */
+    ck_assert_int_eq(t_wait_status("/health/database/", 200, 10000), 0);
+}
+END_TEST
+
+START_TEST(cache_down_is_degraded_fast)
+{
+    struct http_resp r;
+
+    ck_assert_int_eq(t_stackctl("stop", "redis", NULL), 0);
+    t_get("/health/", &r);
+    ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.body);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "degraded");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "cache", "status", NULL), "down");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "database", "status", NULL), "ok");
+    ck_assert_msg(r.seconds < 1.0, "degraded health took %.3fs", r.seconds);
+    t_resp_free(&r);
+
+    t_get("/health/cache/", &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "down");
+    ck_assert_ptr_nonnull(t_jstr(r.json, "error", NULL));
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_stackctl("start", "redis", NULL), 0);
+    ck_assert_int_eq(t_wait_status("/health/cache/", 200, 5000), 0);
+}
+END_TEST
+
+START_TEST(smtp_up)
+{
+    char url[64];
+    struct http_resp r;
+
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("ok"));
+    pool_with_smtp(url);
+    t_get("/health/smtp/", &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "ok");
+    t_resp_free(&r);
+    t_get("/health/", &r);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "ok");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "smtp", "status", NULL), "ok");
+    t_resp_free(&r);
+}
+END_TEST
+
+START_TEST(smtp_refused_is_degraded)
+{
+    char url[64];
+    struct http_resp r;
+
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", t_free_port());   /* nobody there */
+    pool_with_smtp(url);
+    t_get("/health/", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "degraded");
+    ck_assert_str_eq(t_jstr(r.json, "checks", "smtp", "status", NULL), "down");
+    t_resp_free(&r);
+    t_get("/health/smtp/", &r);
+    ck_assert_int_eq(r.status, 503);
+    t_resp_free(&r);
+}
+END_TEST
+
+START_TEST(smtp_bad_greeting_is_down)
+{
+    char url[64];
+    struct http_resp r;
+    const char *err;
+
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("bad"));
+    pool_with_smtp(url);
+    t_get("/health/smtp/", &r);
+    ck_assert_int_eq(r.status, 503);
+    err = t_jstr(r.json, "error", NULL);
+    ck_assert_msg(err && strstr(err, "554"), "error: %s", err ? err : "(none)");
+    t_resp_free(&r);
+}
+END_TEST
+
+START_TEST(smtp_silent_times_out)
+{
+    char url[64];
+    struct http_resp r;
+
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("mute"));
+    pool_with_smtp(url);
+    t_get("/health/smtp/", &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(t_jstr(r.json, "status", NULL), "down");
+    /* bounded by BFF_HEALTH_TIMEOUT_MS (default 2 s), never hangs */
+    ck_assert_msg(r.seconds < 3.0, "took %.2fs", r.seconds);
+    t_resp_free(&r);
+}
+END_TEST
+
+static Suite *make_e2e_health_suite(void)
+{
+    Suite *s = suite_create("e2e_health");
+    TCase *core = tcase_create("core"), *smtp = tcase_create("smtp");
+
+    tcase_set_timeout(core, 90);
+    tcase_set_timeout(smtp, 90);
+    tcase_add_test(core, all_ok);
+    tcase_add_test(core, database_down_is_503);
+    tcase_add_test(core, cache_down_is_degraded_fast);
+    tcase_add_checked_fixture(core, restore_services, NULL);
+    tcase_add_unchecked_fixture(core, NULL, restore_services);
+    tcase_add_checked_fixture(smtp, NULL, stop_sink);
+    tcase_add_unchecked_fixture(smtp, NULL, restore_pool);
+    tcase_add_test(smtp, smtp_up);
+    tcase_add_test(smtp, smtp_refused_is_degraded);
+    tcase_add_test(smtp, smtp_bad_greeting_is_down);
+    tcase_add_test(smtp, smtp_silent_times_out);
+    suite_add_tcase(s, core);
+    suite_add_tcase(s, smtp);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(make_e2e_health_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

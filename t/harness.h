@@ -1,0 +1,60 @@
+/*
+ * harness.h — what the end-to-end suites share: an HTTP client through the
+ * real nginx (libcurl), JSON access (yajl_tree is fine for trusted test
+ * data), the test stack's variables and control script.
+ *
+ * Every helper that needs a BFF_TEST_* variable fails the test when it is
+ * missing: a missing server is a failure, never a skip.
+ */
+#ifndef BFF_HARNESS_H
+#define BFF_HARNESS_H
+
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+struct http_resp {
+    long status;
+    char *body;          /* NUL-terminated */
+    size_t len;
+    char *headers;       /* raw header block */
+    double seconds;      /* total time */
+    yajl_val json;       /* parsed body, NULL when not JSON */
+};
+
+/* The value of a BFF_TEST_* variable; fails the test when unset. */
+const char *t_env(const char *name);
+
+/*
+ * method path [body] with extra header lines ("Name: value", NULL-ended).
+ * A body is sent as application/json unless a Content-Type header is given.
+ * Returns 0, or fails the test on a transport error.
+ */
+int t_http(const char *method, const char *path, const char *const *headers,
+           const char *body, size_t len, struct http_resp *out);
+/* Shorthands. */
+int t_get(const char *path, struct http_resp *out);
+int t_post(const char *path, const char *json, struct http_resp *out);
+void t_resp_free(struct http_resp *r);
+
+/* Value of a response header (case-insensitive), malloc'd, or NULL. */
+char *t_header(const struct http_resp *r, const char *name);
+
+/* JSON lookups: path components ending in NULL. NULL when absent/mistyped. */
+const char *t_jstr(yajl_val v, ...);
+long long t_jint(yajl_val v, int *ok, ...);
+yajl_val t_jget(yajl_val v, ...);
+
+/* Assert r is the SPEC error shape with this status and code. */
+void t_assert_error(const struct http_resp *r, long status, const char *code);
+
+/* Run `$BFF_TEST_STACKCTL $BFF_TEST_STATE action service` with extra env
+ * assignments (e.g. "BFF_SMTP_URL=smtp://127.0.0.1:2525", NULL-ended). 0 ok. */
+int t_stackctl(const char *action, const char *service, const char *const *env);
+
+/* Wait until GET path answers `status` (up to ms); 0 when it did. */
+int t_wait_status(const char *path, long status, int ms);
+
+/* A free loopback TCP port. */
+int t_free_port(void);
+
+#endif
