@@ -15,8 +15,7 @@ static const struct bffctl_cmd commands[] = {
     {"migrate", cmd_migrate, "apply pending schema migrations",
      "[--check]\n"
      "  --check   change nothing: print the pending migrations, exit 1 if any"},
-    {"showmigrations", cmd_showmigrations,
-     "list migrations: [X] applied, [ ] pending", ""},
+    {"showmigrations", cmd_showmigrations, "list migrations: [X] applied, [ ] pending", ""},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -25,7 +24,7 @@ static void vfail(const char *cmd, const char *fmt, va_list ap, const char *tail
     char msg[1024];
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';   /* one line, whatever the message */
+    msg[strcspn(msg, "\n")] = '\0'; /* one line, whatever the message */
     if (cmd != NULL)
         fprintf(stderr, "bffctl: %s: %s%s\n", cmd, msg, tail ? tail : "");
     else
@@ -72,7 +71,8 @@ static void list_commands(FILE *f)
 
     fputs("usage: bffctl COMMAND [ARGS...]\n"
           "       bffctl COMMAND --help\n\n"
-          "Commands:\n", f);
+          "Commands:\n",
+          f);
     for (c = commands; c->name != NULL; c++)
         fprintf(f, "  %-16s %s\n", c->name, c->summary);
     fputs("\nSettings come from the BFF_* environment (see `bffctl diffsettings`).\n", f);
@@ -106,8 +106,8 @@ int main(int argc, char **argv)
     }
     for (i = 2; i < argc; i++) {
         if (is_help(argv[i])) {
-            printf("usage: bffctl %s%s%s\n\n%s\n", c->name, c->usage[0] ? " " : "",
-                   c->usage, c->summary);
+            printf("usage: bffctl %s%s%s\n\n%s\n", c->name, c->usage[0] ? " " : "", c->usage,
+                   c->summary);
             return 0;
         }
     }

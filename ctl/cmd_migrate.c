@@ -11,7 +11,7 @@
 static void print_applied(const char *name, void *arg)
 {
     printf("  Applying %s... OK\n", name);
-    fflush(stdout);   /* progress, even if a later migration hangs */
+    fflush(stdout); /* progress, even if a later migration hangs */
 }
 
 static void print_pending(const char *name, void *arg)
@@ -39,8 +39,8 @@ int cmd_migrate(int argc, char **argv)
     if (bffctl_db_open(argv[0], &db) != 0)
         return 1;
     bff_error_clear(&e);
-    rc = bff_migrate(&db, bff_migrations, check, check ? print_pending : print_applied,
-                     NULL, &n, &e);
+    rc = bff_migrate(&db, bff_migrations, check, check ? print_pending : print_applied, NULL, &n,
+                     &e);
     bff_db_close(&db);
     if (rc < 0) {
         if (strcmp(e.code, BFF_E_UNAVAILABLE) == 0)

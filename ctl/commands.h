@@ -21,23 +21,21 @@
 struct bffctl_cmd {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *summary;   /* one line, for `bffctl --help` */
-    const char *usage;     /* after "usage: bffctl NAME ": synopsis, then
+    const char *summary; /* one line, for `bffctl --help` */
+    const char *usage;   /* after "usage: bffctl NAME ": synopsis, then
                               option lines, for `bffctl NAME --help` */
 };
 
 /* Print "bffctl: CMD: <message>" on stderr; return 1. */
-int bffctl_fail(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int bffctl_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "bffctl: CMD: <message> (see 'bffctl CMD --help')"; return 2. */
-int bffctl_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int bffctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Connect db to BFF_DATABASE_URL (application_name "bffctl"). 0, or 1 after
  * printing "bffctl: CMD: database unavailable: ...". Close with bff_db_close. */
 int bffctl_db_open(const char *cmd, struct bff_db *db);
 
 /* One per file. */
-int cmd_migrate(int argc, char **argv);          /* cmd_migrate.c */
-int cmd_showmigrations(int argc, char **argv);   /* cmd_migrate.c */
+int cmd_migrate(int argc, char **argv);        /* cmd_migrate.c */
+int cmd_showmigrations(int argc, char **argv); /* cmd_migrate.c */
 
 #endif

@@ -13,8 +13,8 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -70,8 +70,7 @@ static void drop(struct bff_cache *c, const char *why)
     }
     c->errors++;
     if (c->retry_at_ms == 0)
-        bff_log_warn(NULL, "cache unavailable; falling back to the database",
-                     "error", why);
+        bff_log_warn(NULL, "cache unavailable; falling back to the database", "error", why);
     c->retry_at_ms = bff_now_ms() + BACKOFF_MS;
 }
 
@@ -113,8 +112,8 @@ static void sigpipe_restore(struct sigpipe_guard *g, int failed)
 
 /* One command on the live context. NULL reply → context dropped, and why
  * (if non-NULL, >= 128 bytes) says why. The caller frees a non-NULL reply. */
-static redisReply *command(struct bff_cache *c, int argc, const char **argv,
-                           const size_t *lens, char *why)
+static redisReply *command(struct bff_cache *c, int argc, const char **argv, const size_t *lens,
+                           char *why)
 {
     struct sigpipe_guard g;
     redisReply *r;
@@ -131,7 +130,7 @@ static redisReply *command(struct bff_cache *c, int argc, const char **argv,
         else
             snprintf(buf, sizeof buf, "%.16s: %.100s", argv[0],
                      c->rc->errstr[0] ? c->rc->errstr : "no reply");
-        drop(c, buf);   /* frees c->rc: buf, not errstr */
+        drop(c, buf); /* frees c->rc: buf, not errstr */
         if (why != NULL)
             snprintf(why, 128, "%s", buf);
     } else if (c->retry_at_ms != 0) {
@@ -160,8 +159,7 @@ static int connect_cache(struct bff_cache *c, int force, struct bff_error *e)
     if (c->rc != NULL)
         return 0;
     if (!force && c->retry_at_ms != 0 && bff_now_ms() < c->retry_at_ms)
-        return bff_error_set(e, BFF_E_UNAVAILABLE, NULL,
-                             "cache unavailable (reconnect back-off)");
+        return bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "cache unavailable (reconnect back-off)");
 
     ctv = ms_to_tv(cfg->redis_connect_timeout_ms);
     ttv = ms_to_tv(cfg->redis_timeout_ms);
@@ -252,7 +250,7 @@ int bff_cache_set(struct bff_cache *c, const char *key, const char *val, size_t 
 
     if (!c->enabled)
         return 0;
-    if (ttl <= 0)   /* an entry without expiry could outlive any mistake */
+    if (ttl <= 0) /* an entry without expiry could outlive any mistake */
         return -1;
     if (connect_cache(c, 0, NULL) < 0)
         return -1;
@@ -353,8 +351,7 @@ long bff_cache_del_pattern(struct bff_cache *c, const char *pattern)
         if (r == NULL)
             return -1;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[0]->len >= sizeof cursor ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof cursor ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
             c->errors++;
             freeReplyObject(r);
@@ -398,11 +395,10 @@ int bff_cache_ping(struct bff_cache *c, struct bff_error *e)
  * product's entries with one round trip — no SCAN over the keyspace on the
  * write path. Each is one Lua script, atomic on the Redis side.
  */
-static const char set_tagged_lua[] =
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]);"
-    "redis.call('SADD', KEYS[2], KEYS[1]);"
-    "redis.call('EXPIRE', KEYS[2], ARGV[2]);"
-    "return 1";
+static const char set_tagged_lua[] = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]);"
+                                     "redis.call('SADD', KEYS[2], KEYS[1]);"
+                                     "redis.call('EXPIRE', KEYS[2], ARGV[2]);"
+                                     "return 1";
 static const char del_tagged_lua[] =
     "local m = redis.call('SMEMBERS', KEYS[1]);"
     "for i = 1, #m, 500 do redis.call('UNLINK', unpack(m, i, math.min(i + 499, #m))) end;"

@@ -50,7 +50,9 @@ long bff_cache_del_pattern(struct bff_cache *c, const char *pattern);
 int bff_cache_set_stock(struct bff_cache *c, const char *product_id, const char *key,
                         const char *val, size_t len, int ttl);
 long bff_cache_del_stock(struct bff_cache *c, const char *product_id);
-/* PING with the configured timeouts; 0 ok, -1 with e. For health checks. */
+/* PING with the configured timeouts; 0 ok, -1 with e. For health checks:
+ * it dials even during the back-off, so /health/ reports what is true now
+ * (at most one connect + one command timeout). */
 int bff_cache_ping(struct bff_cache *c, struct bff_error *e);
 
 #endif

@@ -8,7 +8,7 @@
  * back-off, so a process whose database is down answers 503 at once instead
  * of dialling on every statement.
  */
-#define _GNU_SOURCE   /* program_invocation_short_name */
+#define _GNU_SOURCE /* program_invocation_short_name */
 
 #include "db.h"
 
@@ -33,7 +33,7 @@ static unsigned next_gen(void)
 {
     unsigned g = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
 
-    if (g == 0)   /* 0 means "never prepared" */
+    if (g == 0) /* 0 means "never prepared" */
         g = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
     return g;
 }
@@ -127,10 +127,9 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 
 /* A failed connect: remember why, start the back-off, tell the operator once
  * per outage (not once per request). */
-static int connect_failed(struct bff_db *db, PGconn *conn, const char *why,
-                          struct bff_error *e)
+static int connect_failed(struct bff_db *db, PGconn *conn, const char *why, struct bff_error *e)
 {
-    one_line(db->last_error, sizeof db->last_error, why);   /* why may be conn's */
+    one_line(db->last_error, sizeof db->last_error, why); /* why may be conn's */
     if (conn != NULL)
         PQfinish(conn);
     if (db->retry_at_ms == 0)
@@ -164,8 +163,7 @@ static int connect_until(struct bff_db *db, int64_t deadline_ms, struct bff_erro
 
     parsed = PQconninfoParse(db->conninfo ? db->conninfo : "", &perr);
     if (parsed == NULL) {
-        snprintf(why, sizeof why, "invalid database URL: %s",
-                 perr ? perr : "out of memory");
+        snprintf(why, sizeof why, "invalid database URL: %s", perr ? perr : "out of memory");
         PQfreemem(perr);
         return connect_failed(db, NULL, why, e);
     }
@@ -175,20 +173,19 @@ static int connect_until(struct bff_db *db, int64_t deadline_ms, struct bff_erro
     snprintf(options, sizeof options,
              "%s%s-c TimeZone=UTC -c statement_timeout=%d -c lock_timeout=%d"
              " -c idle_in_transaction_session_timeout=%d",
-             user_opts, *user_opts ? " " : "",
-             cfg ? cfg->statement_timeout_ms : 0, cfg ? cfg->lock_timeout_ms : 0,
-             cfg ? cfg->idle_tx_timeout_ms : 0);
+             user_opts, *user_opts ? " " : "", cfg ? cfg->statement_timeout_ms : 0,
+             cfg ? cfg->lock_timeout_ms : 0, cfg ? cfg->idle_tx_timeout_ms : 0);
     PQconninfoFree(parsed);
 
     kw[0] = "fallback_application_name";
     val[0] = db->app_name ? db->app_name : program_invocation_short_name;
     kw[1] = "dbname";
     val[1] = db->conninfo ? db->conninfo : "";
-    kw[2] = "connect_timeout";   /* libpq's own, for hosts it tries itself */
+    kw[2] = "connect_timeout"; /* libpq's own, for hosts it tries itself */
     val[2] = "2";
     kw[3] = "options";
     val[3] = options;
-    kw[4] = "client_encoding";   /* JSON is UTF-8 whatever the server's is */
+    kw[4] = "client_encoding"; /* JSON is UTF-8 whatever the server's is */
     val[4] = "UTF8";
     kw[5] = NULL;
     val[5] = NULL;
@@ -203,7 +200,7 @@ static int connect_until(struct bff_db *db, int64_t deadline_ms, struct bff_erro
 
         if (st == PGRES_POLLING_FAILED)
             return connect_failed(db, conn, PQerrorMessage(conn), e);
-        fd = PQsocket(conn);   /* may change between polls (several hosts) */
+        fd = PQsocket(conn); /* may change between polls (several hosts) */
         if (fd < 0)
             return connect_failed(db, conn, PQerrorMessage(conn), e);
         w = wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
@@ -234,15 +231,13 @@ int bff_db_ensure_until(struct bff_db *db, int64_t deadline_ms, struct bff_error
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
         return 0;
     if (db->conn != NULL) {
-        bff_log_warn(NULL, "database connection lost", "error",
-                     PQerrorMessage(db->conn));
+        bff_log_warn(NULL, "database connection lost", "error", PQerrorMessage(db->conn));
         drop(db);
     }
     /* Reconnecting mid-transaction would run the rest of it in autocommit
      * on a new session: refuse until the caller rolls back. */
     if (db->in_tx) {
-        bff_error_set(e, BFF_E_UNAVAILABLE, NULL,
-                      "connection lost inside a transaction");
+        bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "connection lost inside a transaction");
         if (e != NULL)
             snprintf(e->sqlstate, sizeof e->sqlstate, "08006");
         return -1;
@@ -265,9 +260,9 @@ enum bff_db_class bff_db_classify(const char *s)
 {
     static const char *const retry[] = {"40001", "40P01", "55P03", NULL};
     static const char *const unavailable[] = {
-        "57P01", "57P02", "57P03",   /* admin/crash shutdown, cannot connect now */
-        "53300",                     /* too_many_connections */
-        "57014",                     /* query_canceled: statement_timeout → 503 */
+        "57P01", "57P02", "57P03", /* admin/crash shutdown, cannot connect now */
+        "53300",                   /* too_many_connections */
+        "57014",                   /* query_canceled: statement_timeout → 503 */
         NULL};
     int i;
 
@@ -353,8 +348,7 @@ static void fail(struct bff_db *db, PGresult *r, struct bff_error *e)
         snprintf(msg, sizeof msg, "%s", primary);
     else if (r != NULL && PQresultStatus(r) != PGRES_FATAL_ERROR &&
              PQresultStatus(r) != PGRES_NONFATAL_ERROR)
-        snprintf(msg, sizeof msg, "unexpected result status %s",
-                 PQresStatus(PQresultStatus(r)));
+        snprintf(msg, sizeof msg, "unexpected result status %s", PQresStatus(PQresultStatus(r)));
     else
         one_line(msg, sizeof msg, db->conn ? PQerrorMessage(db->conn) : "no connection");
 
@@ -369,8 +363,7 @@ static void fail(struct bff_db *db, PGresult *r, struct bff_error *e)
         bff_error_set(e, class_code(cls), NULL, "%s", msg);
     }
     if (e != NULL)
-        snprintf(e->sqlstate, sizeof e->sqlstate, "%s",
-                 state ? state : lost ? "08006" : "");
+        snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : lost ? "08006" : "");
     PQclear(r);
     if (lost && db->conn != NULL) {
         bff_log_warn(NULL, "database connection lost", "error", msg);
@@ -479,8 +472,8 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
             return r;
         fail(db, r, e);
         if (db->conn == NULL && idle && attempt == 0) {
-            bff_log_info(NULL, "retrying statement on a new connection",
-                         "statement", st ? st->name : sql);
+            bff_log_info(NULL, "retrying statement on a new connection", "statement",
+                         st ? st->name : sql);
             if (e != NULL)
                 bff_error_clear(e);
             continue;
@@ -490,8 +483,8 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
     return NULL;
 }
 
-PGresult *bff_db_exec(struct bff_db *db, struct bff_stmt *st,
-                      const char *const *params, struct bff_error *e)
+PGresult *bff_db_exec(struct bff_db *db, struct bff_stmt *st, const char *const *params,
+                      struct bff_error *e)
 {
     return run(db, st, NULL, params, e);
 }
@@ -567,7 +560,7 @@ void bff_db_rollback(struct bff_db *db)
         PGresult *r = PQexec(db->conn, "ROLLBACK");
 
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            drop(db);   /* cannot trust the session's state any more */
+            drop(db); /* cannot trust the session's state any more */
         PQclear(r);
     }
 }

@@ -96,16 +96,27 @@ void bff_db_close(struct bff_db *db);
  * "conflict", "unavailable" or "internal", or a BF4xx code above; a RETRY
  * class error has code "unavailable") and, when the connection broke,
  * drops it so the next bff_db_ensure reconnects. A connection-level failure
- * outside a transaction is retried once on a fresh connection.
+ * outside a transaction is retried once on a fresh connection (so a
+ * PostgreSQL restart costs the next request nothing); inside one (in_tx)
+ * it is reported, and every later statement fails until bff_db_rollback.
+ *
+ * A bff_stmt records one generation, so a statement shared by several
+ * connections is re-prepared when it moves between them (42P05 counts as
+ * prepared). Statement structs are not thread-safe: threads each need
+ * their own bff_db *and* their own bff_stmt copies.
  */
 PGresult *bff_db_exec(struct bff_db *db, struct bff_stmt *st,
                       const char *const *params, struct bff_error *e);
 PGresult *bff_db_query(struct bff_db *db, struct bff_arena *a, struct bff_stmt *st,
                        const char *const *params, struct bff_error *e);
 
-/* Run literal SQL with no parameters (BEGIN, COMMIT, migrations). 0 or -1. */
+/* Run literal SQL with no parameters (BEGIN, COMMIT, migrations; several
+ * statements allowed). 0 or -1. Same retry rule as bff_db_exec. */
 int bff_db_exec_sql(struct bff_db *db, const char *sql, struct bff_error *e);
-int bff_db_begin(struct bff_db *db, struct bff_error *e);
+int bff_db_begin(struct bff_db *db, struct bff_error *e);   /* sets in_tx */
+/* Clears in_tx. -1 also when the transaction had failed (PostgreSQL answers
+ * COMMIT with ROLLBACK: sqlstate 25P02), and "unavailable" when the
+ * connection died during COMMIT (outcome unknown). */
 int bff_db_commit(struct bff_db *db, struct bff_error *e);
 void bff_db_rollback(struct bff_db *db);   /* never fails; drops a broken conn */
 

@@ -18,8 +18,7 @@
 
 #include "util.h"
 
-static void set_result(struct bff_check *out, const char *status, int64_t start,
-                       const char *error)
+static void set_result(struct bff_check *out, const char *status, int64_t start, const char *error)
 {
     out->status = status;
     out->latency_ms = bff_now_ms() - start;
@@ -187,8 +186,8 @@ void bff_health_cache(struct bff_cache *c, struct bff_check *out)
  * XXX: getaddrinfo() itself is not bounded; use an address or a name from
  * /etc/hosts in BFF_SMTP_URL.
  */
-static int smtp_connect(const char *host, int port, int64_t deadline_ms, int timeout_ms,
-                        char *err, size_t n)
+static int smtp_connect(const char *host, int port, int64_t deadline_ms, int timeout_ms, char *err,
+                        size_t n)
 {
     struct addrinfo hints, *res, *ai;
     char service[16];
@@ -208,8 +207,7 @@ static int smtp_connect(const char *host, int port, int64_t deadline_ms, int tim
         int soerr = 0, w;
         socklen_t len = sizeof soerr;
 
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
             snprintf(err, n, "socket: %s", strerror(errno));
             continue;
@@ -227,7 +225,7 @@ static int smtp_connect(const char *host, int port, int64_t deadline_ms, int tim
             snprintf(err, n, "timeout after %d ms (connecting)", timeout_ms);
             close(fd);
             fd = -1;
-            break;   /* no time left for another address */
+            break; /* no time left for another address */
         }
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
             break;
@@ -254,8 +252,8 @@ static void quote(char *dst, size_t n, const char *s, size_t len)
  * after the code) until its last line, never past deadline_ms. Returns the
  * reply code, or -1 with err set; the last line is left in line.
  */
-static int smtp_reply(int fd, int64_t deadline_ms, int timeout_ms, const char *what,
-                      char *line, size_t linesz, char *err, size_t n)
+static int smtp_reply(int fd, int64_t deadline_ms, int timeout_ms, const char *what, char *line,
+                      size_t linesz, char *err, size_t n)
 {
     char buf[1024];
     size_t have = 0;
@@ -273,9 +271,8 @@ static int smtp_reply(int fd, int64_t deadline_ms, int timeout_ms, const char *w
             if (text > 0 && buf[text - 1] == '\r')
                 text--;
             quote(line, linesz, buf, text);
-            if (text < 3 || buf[0] < '0' || buf[0] > '9' || buf[1] < '0' ||
-                buf[1] > '9' || buf[2] < '0' || buf[2] > '9' ||
-                (text > 3 && buf[3] != ' ' && buf[3] != '-')) {
+            if (text < 3 || buf[0] < '0' || buf[0] > '9' || buf[1] < '0' || buf[1] > '9' ||
+                buf[2] < '0' || buf[2] > '9' || (text > 3 && buf[3] != ' ' && buf[3] != '-')) {
                 snprintf(err, n, "%s: malformed reply: got %s", what, line);
                 return -1;
             }
@@ -309,8 +306,8 @@ static int smtp_reply(int fd, int64_t deadline_ms, int timeout_ms, const char *w
     }
 }
 
-static int smtp_send(int fd, const char *s, int64_t deadline_ms, int timeout_ms,
-                     char *err, size_t n)
+static int smtp_send(int fd, const char *s, int64_t deadline_ms, int timeout_ms, char *err,
+                     size_t n)
 {
     size_t len = strlen(s), off = 0;
 

@@ -14,24 +14,23 @@
 
 /* The ledger of applied migrations. The runner owns it (it must exist before
  * the first migration can be recorded), so no migration file creates it. */
-static const char create_ledger[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " name text PRIMARY KEY,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char create_ledger[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                    " name text PRIMARY KEY,"
+                                    " applied_at timestamptz NOT NULL DEFAULT now())";
 
 /* Relative to search_path, like the unqualified names in the migrations. */
 static struct bff_stmt st_ledger_exists = {
-    "bff_migrate_ledger_exists",
-    "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, 0};
+    "bff_migrate_ledger_exists", "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, 0};
 static struct bff_stmt st_applied = {
     "bff_migrate_applied",
     "SELECT name, to_char(applied_at AT TIME ZONE 'UTC',"
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schema_migrations ORDER BY name", 0, 0};
-static struct bff_stmt st_record = {
-    "bff_migrate_record", "INSERT INTO schema_migrations (name) VALUES ($1)", 1, 0};
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schema_migrations ORDER BY name",
+    0, 0};
+static struct bff_stmt st_record = {"bff_migrate_record",
+                                    "INSERT INTO schema_migrations (name) VALUES ($1)", 1, 0};
 
 struct applied {
-    const char **name, **at;   /* arena */
+    const char **name, **at; /* arena */
     int *seen;
     int n;
 };
@@ -110,8 +109,8 @@ fail:
 }
 
 int bff_migrate(struct bff_db *db, const struct bff_migration *list, int check_only,
-                void (*report)(const char *name, void *arg), void *arg,
-                int *count, struct bff_error *e)
+                void (*report)(const char *name, void *arg), void *arg, int *count,
+                struct bff_error *e)
 {
     struct bff_arena *a = bff_arena_new();
     const struct bff_migration *m;
@@ -148,13 +147,13 @@ int bff_migrate(struct bff_db *db, const struct bff_migration *list, int check_o
     if (bff_db_exec_sql(db, LOCK_SQL("pg_advisory_lock"), e) < 0)
         goto out;
     if (db->gen != gen) {
-        bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "connection lost while taking the migration lock");
+        bff_error_set(e, BFF_E_UNAVAILABLE, NULL,
+                      "connection lost while taking the migration lock");
         goto out;
     }
     locked = 1;
     if (bff_db_exec_sql(db, "RESET lock_timeout", e) < 0 ||
-        bff_db_exec_sql(db, create_ledger, e) < 0 ||
-        load_applied(db, a, &ap, e) < 0)
+        bff_db_exec_sql(db, create_ledger, e) < 0 || load_applied(db, a, &ap, e) < 0)
         goto out;
     for (m = list; m->name != NULL; m++) {
         if (find_applied(&ap, m->name) >= 0)
@@ -189,8 +188,7 @@ out:
 }
 
 int bff_migrate_status(struct bff_db *db, const struct bff_migration *list,
-                       void (*each)(const char *name, const char *applied_at,
-                                    int known, void *arg),
+                       void (*each)(const char *name, const char *applied_at, int known, void *arg),
                        void *arg, struct bff_error *e)
 {
     struct bff_arena *a = bff_arena_new();

@@ -18,7 +18,7 @@
 #include "error.h"
 
 struct bff_migration {
-    const char *name;   /* "0001_init" (file name without .sql) */
+    const char *name; /* "0001_init" (file name without .sql) */
     const char *sql;
 };
 
@@ -39,8 +39,8 @@ extern const struct bff_migration bff_migrations[];
  * applied before a failure stay applied.
  */
 int bff_migrate(struct bff_db *db, const struct bff_migration *list, int check_only,
-                void (*report)(const char *name, void *arg), void *arg,
-                int *count, struct bff_error *e);
+                void (*report)(const char *name, void *arg), void *arg, int *count,
+                struct bff_error *e);
 
 /*
  * For `bffctl showmigrations`: each(name, applied_at, arg) for every migration
@@ -50,8 +50,7 @@ int bff_migrate(struct bff_db *db, const struct bff_migration *list, int check_o
  * 0, or -1 with e. Changes nothing.
  */
 int bff_migrate_status(struct bff_db *db, const struct bff_migration *list,
-                       void (*each)(const char *name, const char *applied_at,
-                                    int known, void *arg),
+                       void (*each)(const char *name, const char *applied_at, int known, void *arg),
                        void *arg, struct bff_error *e);
 
 #endif

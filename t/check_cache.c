@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,7 +21,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -33,8 +33,8 @@
 static struct bff_config cfg;
 static struct bff_cache cache;
 static struct bff_arena *arena;
-static redisContext *raw;   /* a plain hiredis connection for inspection */
-static char prefix[64];     /* "t:<pid>:<n>:" */
+static redisContext *raw; /* a plain hiredis connection for inspection */
+static char prefix[64];   /* "t:<pid>:<n>:" */
 
 static void sleep_ms(int ms)
 {
@@ -99,8 +99,8 @@ static void raw_connect(void)
 
     raw = cfg.redis_port ? redisConnectWithTimeout(cfg.redis_host, cfg.redis_port, tv)
                          : redisConnectUnixWithTimeout(cfg.redis_host, tv);
-    ck_assert_msg(raw != NULL && !raw->err, "cannot connect to Redis at %s:%d: %s",
-                  cfg.redis_host, cfg.redis_port, raw ? raw->errstr : "oom");
+    ck_assert_msg(raw != NULL && !raw->err, "cannot connect to Redis at %s:%d: %s", cfg.redis_host,
+                  cfg.redis_port, raw ? raw->errstr : "oom");
     snprintf(db, sizeof db, "%d", cfg.redis_db);
     freeReplyObject(raw_cmd("SELECT %s", db));
 }
@@ -171,7 +171,7 @@ START_TEST(set_get_del)
     ck_assert_uint_eq(len, 8);
     ck_assert_uint_eq(cache.hits, 1);
     ck_assert_int_eq(bff_cache_del(&cache, key("a")), 0);
-    ck_assert_int_eq(bff_cache_del(&cache, key("a")), 0);   /* absent is fine */
+    ck_assert_int_eq(bff_cache_del(&cache, key("a")), 0); /* absent is fine */
     ck_assert_ptr_null(bff_cache_get(&cache, arena, key("a"), NULL));
     ck_assert_uint_eq(cache.misses, 2);
     ck_assert_uint_eq(cache.errors, 0);
@@ -344,12 +344,12 @@ static void start_redis(void)
     if (redis_pid == 0) {
         int null = open("/dev/null", O_WRONLY);
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* dies with the test */
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test */
         dup2(null, 1);
         dup2(null, 2);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-               "--unixsocket", redis_sock, "--unixsocketperm", "700", "--save", "",
-               "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+               "--unixsocket", redis_sock, "--unixsocketperm", "700", "--save", "", "--appendonly",
+               "no", "--dir", "/tmp", (char *)NULL);
         _exit(127);
     }
     for (waited = 0; waited < 5000; waited += 20) {
@@ -383,7 +383,7 @@ static void setup_limits(void)
     snprintf(redis_sock, sizeof redis_sock, "/tmp/check_cache_%ld.sock", (long)getpid());
     snprintf(cfg.redis_host, sizeof cfg.redis_host, "127.0.0.1");
     cfg.redis_port = redis_port;
-    cfg.redis_url = "redis://127.0.0.1/0";   /* enabled; host/port as parsed */
+    cfg.redis_url = "redis://127.0.0.1/0"; /* enabled; host/port as parsed */
     snprintf(prefix, sizeof prefix, "t:%ld:", (long)getpid());
     arena = bff_arena_new();
 }
@@ -416,13 +416,13 @@ START_TEST(closed_port_fast_then_backoff)
     t0 = bff_now_ms();
     ck_assert_ptr_null(bff_cache_get(&cache, arena, "k", NULL));
     ck_assert_int_eq(bff_cache_set(&cache, "k", "v", 1, 60), -1);
-    ck_assert_int_eq(bff_cache_del(&cache, "k"), -1);   /* caller records it */
+    ck_assert_int_eq(bff_cache_del(&cache, "k"), -1); /* caller records it */
     ck_assert_int_eq(bff_cache_del_pattern(&cache, "k*"), -1);
     ck_assert_int_lt(bff_now_ms() - t0, 10);
-    ck_assert_uint_eq(cache.errors, 1);   /* it did not even try */
+    ck_assert_uint_eq(cache.errors, 1); /* it did not even try */
     ck_assert_uint_eq(cache.misses, 2);
 
-    bff_health_cache(&cache, &c);   /* health looks now, back-off or not */
+    bff_health_cache(&cache, &c); /* health looks now, back-off or not */
     ck_assert_str_eq(c.status, "down");
     ck_assert_msg(strstr(c.error, "refused") != NULL, "%s", c.error);
     ck_assert_int_lt(c.latency_ms, 200);
@@ -450,13 +450,13 @@ START_TEST(frozen_redis_costs_one_timeout)
     t0 = bff_now_ms();
     ck_assert_ptr_null(bff_cache_get(&cache, arena, "k", NULL));
     ck_assert_int_eq(bff_cache_set(&cache, "k", "v", 1, 60), -1);
-    ck_assert_int_lt(bff_now_ms() - t0, 10);   /* back-off: no dialling */
+    ck_assert_int_lt(bff_now_ms() - t0, 10); /* back-off: no dialling */
     bff_health_cache(&cache, &c);
     kill(redis_pid, SIGCONT);
 
     ck_assert_int_ge(took, 90);
     ck_assert_int_lt(took, 180);
-    ck_assert_uint_eq(cache.errors, 2);   /* the GET, then the health PING */
+    ck_assert_uint_eq(cache.errors, 2); /* the GET, then the health PING */
     ck_assert_ptr_null(cache.rc);
     ck_assert_str_eq(c.status, "down");
     ck_assert_msg(strstr(c.error, "timeout after 100 ms") != NULL, "%s", c.error);
@@ -615,10 +615,11 @@ START_TEST(smtp_ok_multiline)
     struct bff_check c;
 
     check_smtp(smtp_peer("220-mx.example ESMTP\r\n220 ready\r\n",
-                         "250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n"), 2000, &c);
+                         "250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+               2000, &c);
     ck_assert_msg(strcmp(c.status, "ok") == 0, "%s: %s", c.status, c.error);
     ck_assert_str_eq(c.error, "");
-    ck_assert_int_eq(smtp_peer_end(1), 0);   /* it saw EHLO bff, then QUIT */
+    ck_assert_int_eq(smtp_peer_end(1), 0); /* it saw EHLO bff, then QUIT */
 }
 END_TEST
 

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <libpq-fe.h>
+#include <sodium.h>
 
 const char *t_env(const char *name)
 {
@@ -246,4 +248,84 @@ int t_free_port(void)
     port = ntohs(sa.sin_port);
     close(fd);
     return port;
+}
+
+static PGconn *test_db(void)
+{
+    static PGconn *c;
+
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        if (c)
+            PQfinish(c);
+        c = PQconnectdb(t_env("BFF_TEST_DATABASE_URL"));
+        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "test database: %s", PQerrorMessage(c));
+    }
+    return c;
+}
+
+char *t_sql(const char *sql)
+{
+    PGresult *r = PQexec(test_db(), sql);
+    ExecStatusType st = PQresultStatus(r);
+    char *v = NULL;
+
+    ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+const char *t_token(const char *perms, long long *user_id)
+{
+    static char token[48];
+    static unsigned seq;
+    unsigned char raw[32], h[crypto_hash_sha256_BYTES];
+    char hex[65], sql[2048], name[64];
+    char *uid;
+    const char *p;
+
+    ck_assert_int_ge(sodium_init(), 0);
+    randombytes_buf(raw, sizeof raw);
+    memcpy(token, "bff_", 4);
+    sodium_bin2base64(token + 4, sizeof token - 4, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_hash_sha256(h, (unsigned char *)token, strlen(token));
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    snprintf(name, sizeof name, "t%d_%u_%u", (int)getpid(), ++seq, randombytes_random());
+    snprintf(sql, sizeof sql,
+             "INSERT INTO users (username, password_hash, is_superuser) VALUES ('%s', "
+             "'$argon2id$v=19$m=65536,t=2,p=1$unusable', %s) RETURNING id",
+             name, strcmp(perms, "*") == 0 ? "true" : "false");
+    uid = t_sql(sql);
+    for (p = perms; strcmp(perms, "*") != 0 && *p;) {
+        size_t n = strcspn(p, " ");
+
+        if (n > 0) {
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO user_permissions (user_id, permission) VALUES (%s, '%.*s')", uid,
+                     (int)n, p);
+            free(t_sql(sql));
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+    snprintf(sql, sizeof sql,
+             "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) "
+             "VALUES (%s, 'test', decode('%s', 'hex'), now() + interval '1 day')",
+             uid, hex);
+    free(t_sql(sql));
+    if (user_id)
+        *user_id = atoll(uid);
+    free(uid);
+    return token;
+}
+
+const char *t_auth(const char *token)
+{
+    static char h[128];
+
+    snprintf(h, sizeof h, "Authorization: Bearer %s", token);
+    return h;
 }

@@ -58,3 +58,17 @@ int t_wait_status(const char *path, long status, int ms);
 int t_free_port(void);
 
 #endif
+
+/*
+ * A fresh user holding `perms` (space-separated permission names, or "*"
+ * for a superuser) and a token for it, created straight in the test
+ * database. Returns the token (static storage, overwritten by the next
+ * call); *user_id when non-NULL. For the auth suite's own tokens use bffctl.
+ */
+const char *t_token(const char *perms, long long *user_id);
+/* "Authorization: Bearer <token>" for t_http's header list (static). */
+const char *t_auth(const char *token);
+
+/* Run SQL on the test database; returns the first value of the first row
+ * (malloc'd, NULL when no row), failing the test on an error. */
+char *t_sql(const char *sql);

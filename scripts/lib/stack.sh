@@ -670,7 +670,7 @@ stack_render_nginx()
         -e "s|@WEB_ROOT@|$web|g" \
         -e "s|@MAX_BODY@|$STACK_MAX_BODY|g" \
         "$tpl" >"$out"
-    if grep -n '@[A-Z_]*@' "$out" >&2; then
+    if grep -n '^[^#]*@[A-Z_]*@' "$out" >&2; then
         stack_die "unsubstituted placeholders in $out"
     fi
 }
