@@ -351,7 +351,7 @@ int bff_dispatch(struct bff_req *rq, struct bff_resp *rs)
         return bff_resp_error(rq, rs, &e);
     if ((status = check_body(rq, rs)) != 0)
         return status;
-    if (strcmp(rq->method, "GET") != 0 && !(rq->route->flags & BFF_R_NOTX))
+    if (strcmp(rq->route->method, "GET") != 0 && !(rq->route->flags & BFF_R_NOTX))
         return run_write(rq, rs);
     return rq->route->handler(rq, rs);
 }

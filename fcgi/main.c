@@ -96,7 +96,7 @@ static void write_response(FCGX_Request *fr, struct bff_req *rq, struct bff_resp
         n += snprintf(head + n, sizeof head - (size_t)n, "Location: %s\r\n", rs->location);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
     FCGX_PutStr(head, n, fr->out);
-    if (rs->body->len)
+    if (rs->body->len && strcmp(rq->method, "HEAD") != 0)
         FCGX_PutStr(rs->body->data, (int)rs->body->len, fr->out);
 }
 

@@ -114,7 +114,9 @@ enum bff_match bff_route_match(const char *method, const char *path,
 
         if (!bff_pattern_match(r->pattern, path, p, &np))
             continue;
-        if (strcmp(r->method, method) == 0) {
+        /* HEAD is GET without the body (curl -I in the runbook) */
+        if (strcmp(r->method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)) {
             *out = r;
             memcpy(params, p, sizeof p);
             *nparams = np;

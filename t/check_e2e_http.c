@@ -67,6 +67,23 @@ START_TEST(request_id_echoed_when_sane)
 }
 END_TEST
 
+/* The runbook's first move at 3 a.m. is `curl -I http://localhost:8000/health/`. */
+START_TEST(head_is_get_without_body)
+{
+    struct http_resp r;
+    char *cl;
+
+    t_http("HEAD", "/health/", NULL, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.len, 0);
+    cl = t_header(&r, "Content-Length");
+    ck_assert_ptr_nonnull(cl);
+    ck_assert_int_gt(atoi(cl), 0);
+    free(cl);
+    t_resp_free(&r);
+}
+END_TEST
+
 START_TEST(not_found_is_json)
 {
     struct http_resp r;
@@ -219,6 +236,7 @@ static Suite *make_e2e_http_suite(void)
     tcase_add_test(core, health_ok_json);
     tcase_add_test(core, trailing_slash_optional);
     tcase_add_test(core, request_id_echoed_when_sane);
+    tcase_add_test(core, head_is_get_without_body);
     tcase_add_test(core, not_found_is_json);
     tcase_add_test(core, method_not_allowed_has_allow);
     tcase_add_test(core, unsupported_media_type);

@@ -141,6 +141,16 @@ stack_alive()
     [[ ${stat%% *} != Z ]]
 }
 
+# stack_is PID NAME — alive and its command name is NAME: a pid file may be
+# stale and pids are reused soon (pid_max is 32768 here).
+stack_is()
+{
+    local comm
+    stack_alive "$1" || return 1
+    comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+    [[ $comm == "${2:0:15}" ]]
+}
+
 # Wait up to $1 seconds until none of the pids is alive.
 stack_wait_gone()
 {
@@ -217,6 +227,7 @@ stack_port_in_use()
 }
 
 # Print a free loopback TCP port in 20000-59999 not in STACK_PORTS_TAKEN.
+# It runs in $(...), so the caller adds the port to STACK_PORTS_TAKEN.
 STACK_PORTS_TAKEN=()
 stack_free_port()
 {
@@ -225,7 +236,6 @@ stack_free_port()
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         [[ " ${STACK_PORTS_TAKEN[*]} " == *" $p "* ]] && continue
         stack_port_in_use "$p" && continue
-        STACK_PORTS_TAKEN+=("$p")
         printf '%s\n' "$p"
         return 0
     done
@@ -401,8 +411,43 @@ stack_pg_pid()
     local f=$STACK_STATE/pg/data/postmaster.pid pid
     [[ -f $f ]] || return 1
     read -r pid <"$f" || return 1
-    stack_alive "$pid" || return 1
+    stack_is "$pid" postgres || return 1
     printf '%s\n' "$pid"
+}
+
+# Processes left over from a postmaster that died (kill -9): its backends,
+# found by their working directory, the data directory.
+stack_pg_leftovers()
+{
+    local data=$STACK_STATE/pg/data p pid
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [[ $(readlink "$p/cwd" 2>/dev/null) == "$data" ]] && stack_alive "$pid" && echo "$pid"
+    done
+    return 0
+}
+
+# After a crash: wait for the dead postmaster's backends to go (they exit when
+# it dies), kill any that do not, and drop lock files naming a pid that is no
+# postgres any more (a zombie, or reused: postgres would take either for a
+# running server). Called only when no postmaster of this stack runs.
+stack_pg_cleanup()
+{
+    local f left pid
+    left=$(stack_pg_leftovers)
+    if [[ -n $left ]]; then
+        stack_warn "waiting for leftover postgres processes: ${left//$'\n'/ }"
+        # shellcheck disable=SC2086
+        stack_wait_gone 10 $left || stack_kill 5 $left || true
+    fi
+    for f in "$STACK_STATE/pg/data/postmaster.pid" "$STACK_STATE/run/.s.PGSQL.$STACK_PG_PORT.lock"; do
+        pid=
+        [[ -f $f ]] && read -r pid <"$f"
+        if [[ -n $pid ]] && ! stack_is "$pid" postgres; then
+            rm -f "$f"
+        fi
+    done
+    return 0
 }
 
 stack_pg_conf()
@@ -433,6 +478,7 @@ stack_start_postgres()
         stack_say "postgres already running (pid $pid, port $STACK_PG_PORT)"
         return 0
     fi
+    stack_pg_cleanup
     stack_port_in_use "$STACK_PG_PORT" &&
         stack_die "port $STACK_PG_PORT is in use (another PostgreSQL?); set BFF_PG_PORT"
     if [[ ! -f $data/PG_VERSION ]]; then
@@ -463,7 +509,7 @@ EOF
         stack_tail "$log"
         stack_die "postgres did not start"
     fi
-    if ! stack_wait_for 30 "$STACK_PGBIN/pg_isready" -q -h 127.0.0.1 -p "$STACK_PG_PORT"; then
+    if ! stack_wait_for 30 "$STACK_PGBIN/pg_isready" -q -h 127.0.0.1 -p "$STACK_PG_PORT" -U bff -d bff; then
         stack_tail "$log"
         stack_die "postgres not ready after 30s"
     fi
@@ -485,6 +531,7 @@ stack_stop_postgres()
     local pid kids
     if ! pid=$(stack_pg_pid); then
         stack_say "postgres not running"
+        stack_pg_cleanup
         return 0
     fi
     stack_say "stopping postgres (pid $pid)"
@@ -494,6 +541,7 @@ stack_stop_postgres()
         stack_kill 5 "$pid" $kids
     fi
     stack_wait_gone 10 "$pid" || stack_die "postgres (pid $pid) did not stop"
+    stack_pg_cleanup
 }
 
 # ------------------------------------------------------------------ Redis
@@ -503,7 +551,7 @@ stack_redis_pid()
     local f=$STACK_STATE/run/redis.pid pid
     [[ -f $f ]] || return 1
     read -r pid <"$f" || return 1
-    stack_alive "$pid" || return 1
+    stack_is "$pid" redis-server || return 1
     printf '%s\n' "$pid"
 }
 
@@ -561,13 +609,17 @@ stack_stop_redis()
 # ------------------------------------------------------ the FastCGI pool
 
 # Live pids of the pool (spawn-fcgi -F N writes every child's pid, one a
-# line; children killed since are skipped).
+# line; children killed since are skipped, and so is a reused pid: a pool
+# process runs the program recorded in run/fcgi.bin).
 stack_fcgi_pids()
 {
-    local f=$STACK_STATE/run/fcgi.pid pid
-    [[ -f $f ]] || return 0
+    local f=$STACK_STATE/run/fcgi.pid pid bin arg0
+    [[ -f $f && -f $STACK_STATE/run/fcgi.bin ]] || return 0
+    read -r bin <"$STACK_STATE/run/fcgi.bin" || return 0
     while read -r pid || [[ -n $pid ]]; do
-        if stack_alive "$pid"; then printf '%s\n' "$pid"; fi
+        stack_alive "$pid" || continue
+        arg0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1) || continue
+        if [[ $arg0 == "$bin" ]]; then printf '%s\n' "$pid"; fi
     done <"$f"
     return 0
 }
@@ -591,6 +643,7 @@ stack_start_fcgi()
         [[ -n $STACK_USER ]] && chown "$STACK_USER:$STACK_USER" "$s/log/$f"
     done
     rm -f "$sock" "$s/run/fcgi.pid"
+    printf '%s\n' "$bin" >"$s/run/fcgi.bin"
     mapfile -d '' -t envv < <(stack_app_env)
     args=(-s "$sock" -M 0660 -F "$STACK_FCGI_PROCS" -P "$s/run/fcgi.pid" -d "$s")
     [[ -n $STACK_USER ]] && args+=(-u "$STACK_USER" -g "$STACK_USER")
@@ -601,7 +654,6 @@ stack_start_fcgi()
     env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC "${envv[@]}" \
         spawn-fcgi "${args[@]}" -- /bin/sh -c 'exec "$1" >>"$2" 2>&1' bff-fcgi "$bin" "$errlog" \
         >>"$s/log/spawn-fcgi.log" 2>&1 || rc=$?
-    printf '%s\n' "$bin" >"$s/run/fcgi.bin"
     sleep 0.3
     pids=$(stack_fcgi_pids)
     if [[ $rc -ne 0 || $(wc -w <<<"$pids") -ne $STACK_FCGI_PROCS ]]; then
@@ -622,7 +674,7 @@ stack_stop_fcgi()
         # shellcheck disable=SC2086
         stack_kill 10 $pids || stack_die "fcgi processes did not stop: ${pids//$'\n'/ }"
     fi
-    rm -f "$STACK_STATE/run/bff.sock" "$STACK_STATE/run/fcgi.pid"
+    rm -f "$STACK_STATE/run/bff.sock" "$STACK_STATE/run/fcgi.pid" "$STACK_STATE/run/fcgi.bin"
 }
 
 # ------------------------------------------------------------------ nginx
@@ -632,7 +684,7 @@ stack_nginx_pid()
     local f=$STACK_STATE/run/nginx.pid pid
     [[ -f $f ]] || return 1
     read -r pid <"$f" || return 1
-    stack_alive "$pid" || return 1
+    stack_is "$pid" nginx || return 1
     printf '%s\n' "$pid"
 }
 
