@@ -148,8 +148,7 @@ static int token_create(const char *cmd, int argc, char **argv)
         if (f == 0)
             return bffctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
         if ((bit = bff_perm_bit(p)) == 0)
-            return bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", p,
-                                      valid_perms());
+            return bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", p, valid_perms());
         scopes |= bit;
     }
     if (user == NULL || name == NULL)
@@ -187,8 +186,7 @@ static int token_create(const char *cmd, int argc, char **argv)
             if (scopes & ~held & (1u << i))
                 o += (size_t)snprintf(missing + o, sizeof missing - o, "%s%s", o ? " " : "",
                                       bff_perm_name(1u << i));
-        rc = bffctl_fail(cmd,
-                         "user '%s' does not hold %s (grant first: bffctl user grant %s %s)",
+        rc = bffctl_fail(cmd, "user '%s' does not hold %s (grant first: bffctl user grant %s %s)",
                          user, missing, user, missing);
     }
     if (rc == 0 && bff_token_create(&db, uid, name, scopes, (int)days, token, expires, &e) != 0)
@@ -272,7 +270,8 @@ static int token_revoke_cmd(const char *cmd, int argc, char **argv)
     bff_auth_forget_token(&db, &c, hash);
     bff_cache_close(&c);
     bff_db_close(&db);
-    printf("Token %s ('%s' of %s) %s.\n", tid, tname, uname, was ? "was already revoked" : "revoked");
+    printf("Token %s ('%s' of %s) %s.\n", tid, tname, uname,
+           was ? "was already revoked" : "revoked");
     return 0;
 }
 

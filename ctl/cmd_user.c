@@ -189,18 +189,16 @@ static struct bff_stmt user_insert = {
     "INSERT INTO users (username, password_hash, is_superuser) VALUES ($1, $2, $3)"
     " ON CONFLICT (username) DO NOTHING RETURNING id",
     3, 0};
-static struct bff_stmt perms_insert = {
-    "ctl_perms_insert",
-    "INSERT INTO user_permissions (user_id, permission)"
-    " SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-    2, 0};
+static struct bff_stmt perms_insert = {"ctl_perms_insert",
+                                       "INSERT INTO user_permissions (user_id, permission)"
+                                       " SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                                       2, 0};
 static struct bff_stmt perm_delete = {
-    "ctl_perm_delete", "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2",
-    2, 0};
-static struct bff_stmt user_active = {
-    "ctl_user_active", "UPDATE users SET is_active = $2 WHERE id = $1", 2, 0};
-static struct bff_stmt user_password = {
-    "ctl_user_password", "UPDATE users SET password_hash = $2 WHERE id = $1", 2, 0};
+    "ctl_perm_delete", "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2", 2, 0};
+static struct bff_stmt user_active = {"ctl_user_active",
+                                      "UPDATE users SET is_active = $2 WHERE id = $1", 2, 0};
+static struct bff_stmt user_password = {"ctl_user_password",
+                                        "UPDATE users SET password_hash = $2 WHERE id = $1", 2, 0};
 static struct bff_stmt user_list = {
     "ctl_user_list",
     "SELECT u.id, u.username, u.is_superuser, u.is_active,"
@@ -216,8 +214,10 @@ struct user {
     int superuser, active;
 };
 
-/* Look a user up by name: 1 found, 0 not (after printing so), -1 failed. */
-static int find_user(const char *cmd, struct bff_db *db, const char *username, struct user *u)
+/* Look a user up by name: 1 found, 0 not (printing so unless quiet), -1
+ * failed (printed). */
+static int find_user(const char *cmd, struct bff_db *db, const char *username, struct user *u,
+                     int quiet)
 {
     const char *p[1] = {username};
     struct bff_error e;
@@ -230,7 +230,8 @@ static int find_user(const char *cmd, struct bff_db *db, const char *username, s
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        bffctl_fail(cmd, "no user named '%s'", username);
+        if (!quiet)
+            bffctl_fail(cmd, "no user named '%s'", username);
         return 0;
     }
     u->id = bff_db_int(r, 0, 0);
@@ -240,8 +241,10 @@ static int find_user(const char *cmd, struct bff_db *db, const char *username, s
     return 1;
 }
 
-/* Run a statement whose result is not needed; 0, or 1 after printing. */
-static int run(const char *cmd, struct bff_db *db, struct bff_stmt *st, const char *const *p)
+/* Run a statement whose rows are not needed; 0 and *changed (rows
+ * affected; may be NULL), or 1 after printing. */
+static int run(const char *cmd, struct bff_db *db, struct bff_stmt *st, const char *const *p,
+               int *changed)
 {
     struct bff_error e;
     PGresult *r;
@@ -249,6 +252,8 @@ static int run(const char *cmd, struct bff_db *db, struct bff_stmt *st, const ch
     bff_error_clear(&e);
     if ((r = bff_db_exec(db, st, p, &e)) == NULL)
         return bffctl_fail(cmd, "%s", e.msg);
+    if (changed)
+        *changed = strcmp(PQcmdTuples(r), "0") != 0;
     PQclear(r);
     return 0;
 }
@@ -335,11 +340,12 @@ int cmd_createsuperuser(int argc, char **argv)
         return bffctl_usage_error(cmd, "username must be 1..150 of [A-Za-z0-9._@+-]");
     if (bffctl_db_open(cmd, &db) != 0)
         return 1;
-    if ((rc = find_user(cmd, &db, username, &u)) != 0) {
+    if ((rc = find_user(cmd, &db, username, &u, 1)) != 0) {
         bff_db_close(&db);
         if (rc > 0)
-            return bffctl_fail(cmd, "user '%s' already exists (change its password with "
-                                    "'bffctl user set-password %s')",
+            return bffctl_fail(cmd,
+                               "user '%s' already exists (change its password with "
+                               "'bffctl user set-password %s')",
                                username, username);
         return 1;
     }
@@ -405,7 +411,7 @@ static int user_create(const char *cmd, int argc, char **argv)
     {
         struct user u;
 
-        if ((rc = find_user(cmd, &db, username, &u)) != 0) {
+        if ((rc = find_user(cmd, &db, username, &u, 1)) != 0) {
             bff_db_close(&db);
             return rc > 0 ? bffctl_fail(cmd, "user '%s' already exists", username) : 1;
         }
@@ -447,7 +453,7 @@ static int user_grant(const char *cmd, int argc, char **argv, int grant)
     }
     if (bffctl_db_open(cmd, &db) != 0)
         return 1;
-    if ((rc = find_user(cmd, &db, argv[1], &u)) != 1) {
+    if ((rc = find_user(cmd, &db, argv[1], &u, 0)) != 1) {
         bff_db_close(&db);
         return 1;
     }
@@ -456,19 +462,23 @@ static int user_grant(const char *cmd, int argc, char **argv, int grant)
     for (i = 0; i < NPERMS && rc == 0; i++) {
         const char *p2[2] = {uid, bff_perm_name(1u << i)};
         char arr[64];
+        int changed = 0;
 
         if (!(perms & (1u << i)))
             continue;
         if (grant) {
             snprintf(arr, sizeof arr, "{%s}", p2[1]);
             p2[1] = arr;
-            rc = run(cmd, &db, &perms_insert, p2);
+            rc = run(cmd, &db, &perms_insert, p2, &changed);
         } else {
-            rc = run(cmd, &db, &perm_delete, p2);
+            rc = run(cmd, &db, &perm_delete, p2, &changed);
         }
-        if (rc == 0)
+        if (rc == 0 && changed)
             printf("%s %s %s %s\n", grant ? "Granted" : "Revoked", bff_perm_name(1u << i),
                    grant ? "to" : "from", argv[1]);
+        else if (rc == 0)
+            printf("%s %s %s\n", argv[1], grant ? "already holds" : "did not hold",
+                   bff_perm_name(1u << i));
     }
     /* Even after a partial failure: what did change must not stay cached. */
     forget_user(&db, u.id);
@@ -492,12 +502,12 @@ static int user_set_active(const char *cmd, int argc, char **argv, int active)
                                   active ? "activate" : "deactivate");
     if (bffctl_db_open(cmd, &db) != 0)
         return 1;
-    if (find_user(cmd, &db, argv[1], &u) != 1) {
+    if (find_user(cmd, &db, argv[1], &u, 0) != 1) {
         bff_db_close(&db);
         return 1;
     }
     snprintf(uid, sizeof uid, "%" PRId64, u.id);
-    rc = run(cmd, &db, &user_active, p2);
+    rc = run(cmd, &db, &user_active, p2, NULL);
     forget_user(&db, u.id);
     bff_db_close(&db);
     if (rc == 0)
@@ -518,7 +528,7 @@ static int user_set_password(const char *cmd, int argc, char **argv)
         return bffctl_usage_error(cmd, "usage: user set-password USERNAME");
     if (bffctl_db_open(cmd, &db) != 0)
         return 1;
-    if (find_user(cmd, &db, argv[1], &u) != 1) {
+    if (find_user(cmd, &db, argv[1], &u, 0) != 1) {
         bff_db_close(&db);
         return 1;
     }
@@ -528,7 +538,7 @@ static int user_set_password(const char *cmd, int argc, char **argv)
     sodium_memzero(password, sizeof password);
     snprintf(uid, sizeof uid, "%" PRId64, u.id);
     if (rc == 0)
-        rc = run(cmd, &db, &user_password, p2);
+        rc = run(cmd, &db, &user_password, p2, NULL);
     sodium_memzero(hash, sizeof hash);
     bff_db_close(&db);
     if (rc == 0)
@@ -559,7 +569,9 @@ static int user_list_all(const char *cmd, int argc, char **argv)
 
         printf("%-6s %-24s %-9s %-6s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                bff_db_bool(r, i, 2) ? "yes" : "no", bff_db_bool(r, i, 3) ? "yes" : "no",
-               bff_db_bool(r, i, 2) ? "(all)" : perms[0] ? perms : "-");
+               bff_db_bool(r, i, 2) ? "(all)"
+               : perms[0]           ? perms
+                                    : "-");
     }
     PQclear(r);
     bff_db_close(&db);

@@ -37,5 +37,16 @@ int bffctl_db_open(const char *cmd, struct bff_db *db);
 /* One per file. */
 int cmd_migrate(int argc, char **argv);        /* cmd_migrate.c */
 int cmd_showmigrations(int argc, char **argv); /* cmd_migrate.c */
+int cmd_check(int argc, char **argv);          /* cmd_check.c */
+int cmd_diffsettings(int argc, char **argv);   /* cmd_settings.c */
+int cmd_createsuperuser(int argc, char **argv); /* cmd_user.c */
+int cmd_user(int argc, char **argv);           /* cmd_user.c */
+int cmd_token(int argc, char **argv);          /* cmd_token.c */
+int cmd_clearsessions(int argc, char **argv);  /* cmd_sessions.c */
+int cmd_cache(int argc, char **argv);          /* cmd_cache.c */
+int cmd_verify(int argc, char **argv);         /* cmd_verify.c */
+int cmd_seed_demo(int argc, char **argv);      /* cmd_seed.c */
+int cmd_queue(int argc, char **argv);          /* cmd_queue.c */
+int cmd_report(int argc, char **argv);         /* cmd_report.c */
 
 #endif

@@ -56,4 +56,20 @@ int h_orders_confirm(struct bff_req *rq, struct bff_resp *rs);
 int h_orders_cancel(struct bff_req *rq, struct bff_resp *rs);
 int h_orders_ship(struct bff_req *rq, struct bff_resp *rs);
 
+/* h_metrics.c (SPEC §4 Metrics) */
+extern const struct bff_field bff_metrics_fefo_query[];
+int h_metrics_stock(struct bff_req *rq, struct bff_resp *rs);
+int h_metrics_orders(struct bff_req *rq, struct bff_resp *rs);
+int h_metrics_fefo(struct bff_req *rq, struct bff_resp *rs);
+int h_metrics_system(struct bff_req *rq, struct bff_resp *rs);
+int h_metrics_performance(struct bff_req *rq, struct bff_resp *rs);
+int h_metrics_prometheus(struct bff_req *rq, struct bff_resp *rs);
+
+/* h_dashboard.c */
+int h_dashboard(struct bff_req *rq, struct bff_resp *rs);
+
+/* h_admin.c (SPEC §4 Cache admin) */
+extern const struct bff_field bff_cache_invalidate_fields[];
+int h_admin_cache_invalidate(struct bff_req *rq, struct bff_resp *rs);
+
 #endif

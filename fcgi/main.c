@@ -8,6 +8,7 @@
  * the request in flight finish, then the process exits 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -23,23 +24,45 @@
 #include "errors.h"
 #include "routes.h"
 #include "log.h"
+#include "master.h"
+#include "metrics_web.h"
 #include "util.h"
 
-static volatile sig_atomic_t stopping;
+/* Requests slower than this are logged at warn level (the runbook's
+ * "Response Time" normal threshold). */
+#define SLOW_MS 200
 
+static volatile sig_atomic_t stopping;
+static int devnull = -1;
+
+/*
+ * SIGTERM/SIGINT: finish the request in flight, then exit. libfcgi checks
+ * its shutdown flag just before accept(), so a signal landing between the
+ * check and the call would leave the process blocked in accept() until one
+ * more request arrives. Replacing the listening socket (fd 0, shared with
+ * the rest of the pool, which keeps it open) by /dev/null closes that
+ * window: accept() fails with ENOTSOCK at once, restarted or not.
+ */
 static void on_term(int sig)
 {
     (void)sig;
     stopping = 1;
-    FCGX_ShutdownPending();   /* makes a blocked accept() give up on EINTR */
+    FCGX_ShutdownPending();
+    if (devnull >= 0)
+        dup2(devnull, 0);
 }
 
+/* SA_RESTART: a signal must not break the read of a request body or the
+ * write of a response (libfcgi gives up on EINTR); accept() is ended by
+ * on_term instead. */
 static void install_signals(void)
 {
     struct sigaction sa;
 
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;   /* no SA_RESTART: accept() must see EINTR */
+    sa.sa_handler = on_term;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -81,11 +104,13 @@ static void write_response(FCGX_Request *fr, struct bff_req *rq, struct bff_resp
     /* snprintf, not FCGX_FPrintF: libfcgi's printf knows no %zu (STYLE). */
     n = snprintf(head, sizeof head,
                  "Status: %d %s\r\n"
-                 "Content-Type: application/json; charset=utf-8\r\n"
+                 "Content-Type: %s\r\n"
                  "Content-Length: %zu\r\n"
                  "Cache-Control: no-store\r\n"
                  "X-Request-Id: %s\r\n",
-                 status, bff_status_text(status), rs->body->len, rq->request_id);
+                 status, bff_status_text(status),
+                 rs->content_type ? rs->content_type : "application/json; charset=utf-8",
+                 rs->body->len, rq->request_id);
     if (rs->allow)
         n += snprintf(head + n, sizeof head - (size_t)n, "Allow: %s\r\n", rs->allow);
     if (rs->retry_after > 0)
@@ -110,6 +135,7 @@ static void serve(struct bff_ctx *ctx, FCGX_Request *fr)
     struct bff_req rq;
     struct bff_resp rs;
     const char *path;
+    int64_t sql_us, dur_us;
     int status;
 
     bff_req_begin(ctx, &rq, &rs);
@@ -129,17 +155,34 @@ static void serve(struct bff_ctx *ctx, FCGX_Request *fr)
     rq.request_id = bff_request_id(rq.a, param(fr, "HTTP_X_REQUEST_ID"));
     read_body(fr, &rq, ctx->cfg->max_body);
 
+    sql_us = ctx->db.sql_us;
     status = bff_dispatch(&rq, &rs);
     write_response(fr, &rq, &rs, status);
-    if (bff_log_enabled(BFF_LOG_INFO)) {
-        char st[16], dur[32];
+    dur_us = bff_now_us() - rq.start_us;
+    bff_web_metrics_record(&rq, status, dur_us);
+    /*
+     * One line per request: errors (5xx) also go to the error log, slow
+     * requests (> SLOW_MS) are warnings with their SQL time. Never the query
+     * string, headers or body: they may hold tokens or passwords.
+     */
+    {
+        enum bff_log_level lvl = status >= 500              ? BFF_LOG_ERROR
+                                 : dur_us > SLOW_MS * 1000 ? BFF_LOG_WARN
+                                                           : BFF_LOG_INFO;
 
-        snprintf(st, sizeof st, "%d", status);
-        snprintf(dur, sizeof dur, "%.3f", (double)(bff_now_us() - rq.start_us) / 1000.0);
-        bff_log(status >= 500 ? BFF_LOG_ERROR : BFF_LOG_INFO, rq.request_id, "request",
-                "method", rq.method, "path", rq.path, "route",
-                rq.route ? rq.route->pattern : "", "#status", st, "#duration_ms", dur,
-                (char *)NULL);
+        if (bff_log_enabled(lvl)) {
+            char st[16], dur[32], sql[32], uid[24];
+
+            snprintf(st, sizeof st, "%d", status);
+            snprintf(dur, sizeof dur, "%.3f", (double)dur_us / 1000.0);
+            snprintf(sql, sizeof sql, "%.3f", (double)(ctx->db.sql_us - sql_us) / 1000.0);
+            snprintf(uid, sizeof uid, "%" PRId64, rq.who.user_id);
+            bff_log(lvl, rq.request_id, lvl == BFF_LOG_WARN ? "slow request" : "request",
+                    "method", rq.method, "path", rq.path, "route",
+                    rq.route ? rq.route->pattern : "", "#status", st, "#duration_ms", dur,
+                    "#sql_ms", sql, "#user_id", rq.who.user_id ? uid : "null",
+                    (char *)NULL);
+        }
     }
 }
 
@@ -149,13 +192,21 @@ int main(int argc, char **argv)
     struct bff_error e;
     struct bff_ctx ctx;
     FCGX_Request fr;
+    int rc;
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: spawn-fcgi -s SOCKET -F N -- bff-fcgi\n"
+               "       spawn-fcgi -s SOCKET -F 1 -- bff-fcgi --workers N\n"
                "FastCGI application of bff; configured by BFF_* environment variables\n"
-               "(see `bffctl diffsettings`). Serves on the socket passed as fd 0.\n");
+               "(see `bffctl diffsettings`). Serves on the socket passed as fd 0.\n"
+               "--workers N: a master that forks N workers, respawns any that dies,\n"
+               "stops them gracefully on SIGTERM and restarts them gracefully on SIGHUP.\n");
         return 0;
     }
+    /* --workers N: this process supervises N workers (master.h); a worker
+     * comes back here with -1 and serves. */
+    if ((rc = bff_master(argc, argv)) >= 0)
+        return rc;
     bff_error_clear(&e);
     if (bff_config_load(&cfg, &e) != 0 || bff_log_open(&cfg, &e) != 0) {
         fprintf(stderr, "bff-fcgi: %s\n", e.msg);
@@ -167,6 +218,7 @@ int main(int argc, char **argv)
     ctx.arena = bff_arena_new();
     bff_db_init(&ctx.db, &bff_cfg, bff_cfg.database_url);
     bff_cache_init(&ctx.cache, &bff_cfg);
+    bff_web_metrics_open(&ctx); /* without it we serve, unmeasured */
 
     install_signals();
     if (FCGX_Init() != 0) {
@@ -182,6 +234,7 @@ int main(int argc, char **argv)
         FCGX_Finish_r(&fr);
     }
     bff_log_info(NULL, "bff-fcgi stopping");
+    bff_web_metrics_close(&ctx);
     bff_cache_close(&ctx.cache);
     bff_db_close(&ctx.db);
     bff_arena_free(ctx.arena);

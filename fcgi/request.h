@@ -26,6 +26,8 @@
 
 #define BFF_MAX_PATH_PARAMS 4
 
+struct bff_metrics;
+
 /* Process-lifetime state (STYLE: one struct bff_ctx), built before the
  * accept loop, never in the arena. */
 struct bff_ctx {
@@ -34,6 +36,8 @@ struct bff_ctx {
     struct bff_cache cache;
     struct bff_buf body;       /* response body, reused across requests */
     struct bff_arena *arena;   /* per request, reset after each */
+    struct bff_metrics *metrics; /* shared-memory request metrics; NULL when
+                                    the segment could not be opened */
 };
 
 struct bff_route;
@@ -79,6 +83,7 @@ struct bff_resp {
     int retry;                     /* the error was a retryable database conflict */
     int replayed;                  /* an Idempotency-Key replay */
     int www_authenticate;          /* add WWW-Authenticate: Bearer (401) */
+    const char *content_type;      /* NULL: application/json; charset=utf-8 */
 };
 
 /* Invalidate a cache key (or every stock entry of a product) once the

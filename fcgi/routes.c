@@ -19,6 +19,7 @@
 #define S_W "stock.write"
 #define O_R "orders.read"
 #define O_W "orders.write"
+#define M_R "metrics.read"
 
 const struct bff_route bff_routes[] = {
     /* method  pattern                        handler            perm  flags  body  query */
@@ -54,6 +55,17 @@ const struct bff_route bff_routes[] = {
     /* picks are optional: an empty body ships the allocations */
     {"POST", "/api/orders/{id}/ship/",        h_orders_ship,     O_W, BODY | BFF_R_OPTBODY,
      bff_order_ship_fields, NULL},
+
+    {"GET",  "/api/metrics/stock/",           h_metrics_stock,   M_R, 0, NULL, NULL},
+    {"GET",  "/api/metrics/orders/",          h_metrics_orders,  M_R, 0, NULL, NULL},
+    {"GET",  "/api/metrics/fefo/",            h_metrics_fefo,    M_R, 0, NULL, bff_metrics_fefo_query},
+    {"GET",  "/api/metrics/system/",          h_metrics_system,  M_R, 0, NULL, NULL},
+    {"GET",  "/api/metrics/performance/",     h_metrics_performance, M_R, 0, NULL, NULL},
+    {"GET",  "/api/bff/dashboard/",           h_dashboard,       M_R, 0, NULL, NULL},
+    /* Prometheus scrape: public in the app, nginx admits loopback only */
+    {"GET",  "/metrics",                      h_metrics_prometheus, NULL, PUB, NULL, NULL},
+    {"POST", "/api/admin/cache/invalidate/",  h_admin_cache_invalidate, "admin", BODY,
+     bff_cache_invalidate_fields, NULL},
     {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 

@@ -130,6 +130,7 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 static int connect_failed(struct bff_db *db, PGconn *conn, const char *why, struct bff_error *e)
 {
     one_line(db->last_error, sizeof db->last_error, why); /* why may be conn's */
+    db->errors++;
     if (conn != NULL)
         PQfinish(conn);
     if (db->retry_at_ms == 0)
@@ -354,6 +355,8 @@ static void fail(struct bff_db *db, PGresult *r, struct bff_error *e)
 
     if (lost)
         cls = BFF_DB_UNAVAILABLE;
+    if (cls != BFF_DB_CONFLICT && cls != BFF_DB_BAD_REQUEST && cls != BFF_DB_NOT_FOUND)
+        db->errors++;
     if (state != NULL && strncmp(state, "BF", 2) == 0 && primary != NULL) {
         /* Our own client-facing error: the message as raised, the field in
          * DETAIL. */
@@ -449,6 +452,7 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
     for (attempt = 0; attempt < 2; attempt++) {
         PGresult *r;
         ExecStatusType s;
+        int64_t t0;
         int idle;
 
         if (bff_db_ensure(db, e) < 0)
@@ -462,10 +466,12 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
             }
             return NULL;
         }
+        t0 = bff_now_us();
         if (st != NULL)
             r = PQexecPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0);
         else
             r = PQexec(db->conn, sql);
+        db->sql_us += bff_now_us() - t0;
         s = PQresultStatus(r);
         if (r != NULL && (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK ||
                           (st == NULL && s == PGRES_EMPTY_QUERY)))

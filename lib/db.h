@@ -40,6 +40,11 @@ struct bff_db {
     int64_t retry_at_ms;    /* after a failed connect: no new attempt before
                                this (bff_now_ms); 0 while connected/healthy */
     char last_error[256];   /* why the last connect failed (for back-off) */
+    /* Process-local counters, published by bff-fcgi into the metrics
+     * segment after each request (lib/metrics.h): */
+    uint64_t errors;        /* failed connects and statements, except the
+                               client's own faults (conflict, BF4xx) */
+    int64_t sql_us;         /* time spent waiting for PostgreSQL */
 };
 
 /* A connect is bounded by this, whatever libpq's connect_timeout says. */

@@ -79,6 +79,9 @@ CREATE TABLE order_lines (
     product_id          bigint  NOT NULL REFERENCES products (id),
     quantity            bigint  NOT NULL CHECK (quantity BETWEEN 1 AND 1000000000),
     min_shelf_life_days integer NOT NULL DEFAULT 0 CHECK (min_shelf_life_days BETWEEN 0 AND 36500),
+    -- the rule the reservation applied: max(line, product) at that moment
+    -- (the product's may change later; bffctl verify checks against this)
+    shelf_days          integer NOT NULL DEFAULT 0 CHECK (shelf_days >= min_shelf_life_days),
     PRIMARY KEY (order_id, line)
 );
 
@@ -121,7 +124,8 @@ CREATE TABLE movements (
     created_at     timestamptz NOT NULL DEFAULT now(),
     CHECK (on_hand_delta <> 0 OR reserved_delta <> 0 OR kind = 'expire')
 );
-CREATE INDEX movements_lot ON movements (lot_id);
+-- (lot_id, id): a lot's history up to a point of the ledger (bffctl verify)
+CREATE INDEX movements_lot ON movements (lot_id, id);
 CREATE INDEX movements_order ON movements (order_id) WHERE order_id IS NOT NULL;
 
 CREATE FUNCTION bff_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -132,6 +136,21 @@ CREATE TRIGGER movements_append_only BEFORE UPDATE OR DELETE ON movements
     FOR EACH ROW EXECUTE FUNCTION bff_ledger_append_only();
 CREATE TRIGGER movements_no_truncate BEFORE TRUNCATE ON movements
     FOR EACH STATEMENT EXECUTE FUNCTION bff_ledger_append_only();
+
+-- Quarantine and release of lots, append-only like the ledger. The ids
+-- come from the ledger's own sequence and are drawn while the lots are
+-- locked, so ordering them with movement ids orders the events on a lot
+-- (bffctl verify: was this lot quarantined when it was reserved?).
+CREATE TABLE lot_status_changes (
+    id         bigint PRIMARY KEY DEFAULT nextval('movements_id_seq'),
+    lot_id     bigint NOT NULL REFERENCES lots (id),
+    status     text   NOT NULL CHECK (status IN ('available', 'quarantined')),
+    user_id    bigint REFERENCES users (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX lot_status_changes_lot ON lot_status_changes (lot_id, id);
+CREATE TRIGGER lot_status_changes_append_only BEFORE UPDATE OR DELETE ON lot_status_changes
+    FOR EACH ROW EXECUTE FUNCTION bff_ledger_append_only();
 
 -- Idempotency keys, scoped to the user (SPEC §4). The row is written in the
 -- transaction that does the work, so a crash leaves neither.

@@ -4,8 +4,11 @@
 -- Errors a client caused are raised with bff's own SQLSTATEs, classified by
 -- code (never by message text) in lib/db.c:
 --   BF400 bad_request, BF404 not_found, BF409 conflict; DETAIL = field path.
--- Lock order, everywhere: an order row before any lot; lots in ascending id
--- (SELECT ... ORDER BY id FOR UPDATE, whose LockRows runs above the Sort).
+-- Lock order, everywhere: product rows before lots (an order takes its
+-- products FOR SHARE, a receipt its product FOR NO KEY UPDATE, so no lot
+-- can appear under a reservation in progress); an order row before any
+-- lot; lots in ascending id (SELECT ... ORDER BY id FOR UPDATE, whose
+-- LockRows runs above the Sort).
 
 -- JSON shapes of SPEC §4 -----------------------------------------------------
 
@@ -116,13 +119,13 @@ BEGIN
     FOR i IN 0 .. n - 1 LOOP
         elem := p_lines -> i;
         IF elem ? 'product_id' THEN
-            SELECT * INTO p FROM products WHERE id = (elem ->> 'product_id')::bigint;
+            SELECT * INTO p FROM products WHERE id = (elem ->> 'product_id')::bigint FOR SHARE;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'product % does not exist', elem ->> 'product_id'
                     USING ERRCODE = 'BF400', DETAIL = format('lines[%s].product_id', i);
             END IF;
         ELSE
-            SELECT * INTO p FROM products WHERE sku = elem ->> 'sku';
+            SELECT * INTO p FROM products WHERE sku = elem ->> 'sku' FOR SHARE;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'no product has sku "%"', elem ->> 'sku'
                     USING ERRCODE = 'BF400', DETAIL = format('lines[%s].sku', i);
@@ -139,21 +142,19 @@ BEGIN
                                    p.min_shelf_life_days);
     END LOOP;
 
-    -- Lock every lot the order could touch, in the global (id) order, then
-    -- walk them in FEFO order.
-    PERFORM 1 FROM lots l
-      WHERE l.product_id = ANY (prod) AND l.status = 'available'
-        AND l.expires_on > current_date
-        AND (p_warehouse IS NULL OR l.warehouse_id = p_warehouse)
-      ORDER BY l.id FOR UPDATE;
-    SELECT coalesce(array_agg(ROW(l.id, l.product_id, l.expires_on, l.on_hand - l.reserved)::bff_cand
-                              ORDER BY l.expires_on, l.id), '{}')
+    -- Lock every lot the order could touch, in the global (id) order, and
+    -- read them in FEFO order in the same statement: the rows come back as
+    -- locked (a lot changed while we waited is re-read, one quarantined
+    -- meanwhile drops out), so the plan below works on what it holds.
+    SELECT coalesce(array_agg(ROW(k.id, k.product_id, k.expires_on, k.on_hand - k.reserved)::bff_cand
+                              ORDER BY k.expires_on, k.id) FILTER (WHERE k.on_hand > k.reserved),
+                    '{}')
       INTO c
-      FROM lots l
-     WHERE l.product_id = ANY (prod) AND l.status = 'available'
-       AND l.expires_on > current_date
-       AND (p_warehouse IS NULL OR l.warehouse_id = p_warehouse)
-       AND l.on_hand > l.reserved;
+      FROM (SELECT l.id, l.product_id, l.expires_on, l.on_hand, l.reserved FROM lots l
+             WHERE l.product_id = ANY (prod) AND l.status = 'available'
+               AND l.expires_on > current_date
+               AND (p_warehouse IS NULL OR l.warehouse_id = p_warehouse)
+             ORDER BY l.id FOR UPDATE) k;
 
     -- Plan: lines in order, each taking its FEFO share of what is left.
     FOR i IN 1 .. n LOOP
@@ -194,9 +195,9 @@ BEGIN
             CASE WHEN p_hold_seconds > 0 THEN now() + make_interval(secs => p_hold_seconds) END,
             p_user)
     RETURNING id INTO oid;
-    INSERT INTO order_lines (order_id, line, product_id, quantity, min_shelf_life_days)
+    INSERT INTO order_lines (order_id, line, product_id, quantity, min_shelf_life_days, shelf_days)
     SELECT oid, g.x, prod[g.x], qty[g.x],
-           coalesce(((p_lines -> (g.x - 1)) ->> 'min_shelf_life_days')::integer, 0)
+           coalesce(((p_lines -> (g.x - 1)) ->> 'min_shelf_life_days')::integer, 0), shelf[g.x]
       FROM generate_series(1, n) AS g(x);
     IF array_length(alloc_q, 1) > 0 THEN
         INSERT INTO allocations (order_id, line, lot_id, quantity)

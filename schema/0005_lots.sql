@@ -14,7 +14,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     l lots;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM products WHERE id = p_product) THEN
+    -- The product first (lock order): a reservation of this product in
+    -- progress holds it FOR SHARE, so no lot appears under it.
+    PERFORM 1 FROM products WHERE id = p_product FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'product % does not exist', p_product
             USING ERRCODE = 'BF400', DETAIL = 'product_id';
     END IF;
@@ -166,11 +169,13 @@ BEGIN
                 USING ERRCODE = 'BF409', DETAIL = 'status';
         END IF;
         UPDATE lots SET status = 'available' WHERE id = p_lot RETURNING * INTO l;
+        INSERT INTO lot_status_changes (lot_id, status, user_id) VALUES (p_lot, 'available', p_user);
         body := bff_lot_json(l);
         product := l.product_id;
         RETURN;
     END IF;
     UPDATE lots SET status = 'quarantined' WHERE id = p_lot;
+    INSERT INTO lot_status_changes (lot_id, status, user_id) VALUES (p_lot, 'quarantined', p_user);
     stuck := bff_lot_reallocate(p_lot, p_user);
     SELECT * INTO l FROM lots WHERE id = p_lot;
     -- the lot object plus affected_orders, keeping the lot's key order

@@ -5,6 +5,7 @@
 #include "inv.h"
 
 #include <check.h>
+#include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,4 +217,41 @@ int inv_bffctl(const char *args, char **out)
     else
         free(acc);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* A reply to one command on the test Redis; the caller frees it. */
+static redisReply *redis_cmd(const char *cmd, const char *key)
+{
+    const char *url = t_env("BFF_TEST_REDIS_URL");
+    char host[128];
+    int port = 6379, db = 0;
+    redisContext *c;
+    redisReply *r;
+
+    ck_assert_msg(sscanf(url, "redis://%127[^:/]:%d/%d", host, &port, &db) >= 1,
+                  "BFF_TEST_REDIS_URL %s", url);
+    c = redisConnect(host, port);
+    ck_assert_msg(c && !c->err, "redis %s: %s", url, c ? c->errstr : "no memory");
+    if (db) {
+        r = redisCommand(c, "SELECT %d", db);
+        freeReplyObject(r);
+    }
+    r = redisCommand(c, "%s %s", cmd, key);
+    ck_assert_msg(r != NULL && r->type != REDIS_REPLY_ERROR, "redis %s %s failed", cmd, key);
+    redisFree(c);
+    return r;
+}
+
+int inv_redis_exists(const char *key)
+{
+    redisReply *r = redis_cmd("EXISTS", key);
+    int n = (int)r->integer;
+
+    freeReplyObject(r);
+    return n;
+}
+
+void inv_redis_del(const char *key)
+{
+    freeReplyObject(redis_cmd("DEL", key));
 }

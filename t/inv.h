@@ -58,6 +58,10 @@ void inv_expect(const struct http_resp *r, long status);
 /* GET /api/products/{id}/stock/ (body malloc'd via the response). */
 void inv_stock(long long product, struct http_resp *r);
 
+/* The test Redis (BFF_TEST_REDIS_URL): does key exist; drop key. */
+int inv_redis_exists(const char *key);
+void inv_redis_del(const char *key);
+
 /* Run ctl/bffctl (BFF_TEST_BUILDDIR) with args against the test database;
  * its stdout in out (malloc'd, may be NULL). Returns the exit status. */
 int inv_bffctl(const char *args, char **out);

@@ -279,6 +279,8 @@ stack_q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 # optionally STACK_FCGI_PROCS, STACK_FCGI_BIN. BFF_* app variables in the
 # environment are copied into env, except the ones that tie the app to this
 # stack (database, Redis, logs, metrics segment), which env always sets.
+# STACK_PG_EXTRA_CONF / STACK_REDIS_EXTRA_CONF, when set at start time, are
+# lines appended to the PostgreSQL / Redis config (bench/run's tuning).
 stack_init()
 {
     local state=$1 kind=$2 d f
@@ -468,6 +470,7 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 shared_preload_libraries = 'pg_stat_statements'
 $fast
+${STACK_PG_EXTRA_CONF:-}
 EOF
 }
 
@@ -581,6 +584,7 @@ logfile $s/log/redis.log
 dir $s/redis
 save ""
 appendonly no
+${STACK_REDIS_EXTRA_CONF:-}
 EOF
     rm -f "$s/run/redis.pid"
     stack_say "starting redis on 127.0.0.1:$STACK_REDIS_PORT"
@@ -608,26 +612,54 @@ stack_stop_redis()
 
 # ------------------------------------------------------ the FastCGI pool
 
-# Live pids of the pool (spawn-fcgi -F N writes every child's pid, one a
-# line; children killed since are skipped, and so is a reused pid: a pool
-# process runs the program recorded in run/fcgi.bin).
+# The pool is bff-fcgi --workers N started by spawn-fcgi -F 1: a master
+# (the pid in run/fcgi.pid) that forks N workers, respawns any that dies and
+# stops them on SIGTERM (fcgi/master.h); run/fcgi.workers marks that mode.
+# Another FastCGI program (BFF_FCGI_BIN) runs as spawn-fcgi -F N, whose
+# pid file lists every child.
+stack_fcgi_supervised() { [[ ${1##*/} == bff-fcgi ]]; }
+
+# True when pid is alive and runs the program $2 (a pid may be reused).
+stack_fcgi_is()
+{
+    local arg0
+    stack_alive "$1" || return 1
+    arg0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1) || return 1
+    [[ $arg0 == "$2" ]]
+}
+
+# Live pids of the pool: each pid of run/fcgi.pid that still runs the
+# program recorded in run/fcgi.bin, followed by its workers when it is a
+# master.
 stack_fcgi_pids()
 {
-    local f=$STACK_STATE/run/fcgi.pid pid bin arg0
+    local f=$STACK_STATE/run/fcgi.pid pid bin kid
     [[ -f $f && -f $STACK_STATE/run/fcgi.bin ]] || return 0
     read -r bin <"$STACK_STATE/run/fcgi.bin" || return 0
     while read -r pid || [[ -n $pid ]]; do
-        stack_alive "$pid" || continue
-        arg0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1) || continue
-        if [[ $arg0 == "$bin" ]]; then printf '%s\n' "$pid"; fi
+        stack_fcgi_is "$pid" "$bin" || continue
+        printf '%s\n' "$pid"
+        for kid in $(pgrep -P "$pid"); do
+            if stack_fcgi_is "$kid" "$bin"; then printf '%s\n' "$kid"; fi
+        done
     done <"$f"
     return 0
 }
 
+# How many processes serve requests (a master does not).
+stack_fcgi_nworkers()
+{
+    local n
+    n=$(stack_fcgi_pids | wc -l)
+    [[ $n -gt 0 && -f $STACK_STATE/run/fcgi.workers ]] && n=$((n - 1))
+    echo "$n"
+}
+
 stack_start_fcgi()
 {
-    local s=$STACK_STATE bin=$STACK_FCGI_BIN pids envv=() args=() rc=0 pid f
+    local s=$STACK_STATE bin=$STACK_FCGI_BIN pids envv=() args=() rc=0 pid f i
     local sock=$STACK_STATE/run/bff.sock errlog=$STACK_STATE/log/fcgi-stderr.log
+    local nspawn=$STACK_FCGI_PROCS wargs=()
     pids=$(stack_fcgi_pids)
     if [[ -n $pids ]]; then
         stack_say "fcgi pool already running (pids ${pids//$'\n'/ })"
@@ -642,24 +674,32 @@ stack_start_fcgi()
         touch "$s/log/$f"
         [[ -n $STACK_USER ]] && chown "$STACK_USER:$STACK_USER" "$s/log/$f"
     done
-    rm -f "$sock" "$s/run/fcgi.pid"
+    rm -f "$sock" "$s/run/fcgi.pid" "$s/run/fcgi.workers"
     printf '%s\n' "$bin" >"$s/run/fcgi.bin"
+    if stack_fcgi_supervised "$bin"; then
+        nspawn=1
+        wargs=(--workers "$STACK_FCGI_PROCS")
+        echo "$STACK_FCGI_PROCS" >"$s/run/fcgi.workers"
+    fi
     mapfile -d '' -t envv < <(stack_app_env)
-    args=(-s "$sock" -M 0660 -F "$STACK_FCGI_PROCS" -P "$s/run/fcgi.pid" -d "$s")
+    args=(-s "$sock" -M 0660 -F "$nspawn" -P "$s/run/fcgi.pid" -d "$s")
     [[ -n $STACK_USER ]] && args+=(-u "$STACK_USER" -g "$STACK_USER")
     stack_say "starting $STACK_FCGI_PROCS x $(basename "$bin") on unix:$sock"
     # spawn-fcgi points the children's stdout/stderr at /dev/null; the sh
     # wrapper (replaced by exec) sends them to fcgi-stderr.log instead.
     # shellcheck disable=SC2016 # $1 and $2 are the wrapper's
     env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC "${envv[@]}" \
-        spawn-fcgi "${args[@]}" -- /bin/sh -c 'exec "$1" >>"$2" 2>&1' bff-fcgi "$bin" "$errlog" \
-        >>"$s/log/spawn-fcgi.log" 2>&1 || rc=$?
-    sleep 0.3
+        spawn-fcgi "${args[@]}" -- /bin/sh -c 'b=$1 l=$2; shift 2; exec "$b" "$@" >>"$l" 2>&1' \
+        bff-fcgi "$bin" "$errlog" "${wargs[@]}" >>"$s/log/spawn-fcgi.log" 2>&1 || rc=$?
+    for ((i = 0; i < 30; i++)); do
+        sleep 0.1
+        [[ $(stack_fcgi_nworkers) -eq $STACK_FCGI_PROCS ]] && break
+    done
     pids=$(stack_fcgi_pids)
-    if [[ $rc -ne 0 || $(wc -w <<<"$pids") -ne $STACK_FCGI_PROCS ]]; then
+    if [[ $rc -ne 0 || $(stack_fcgi_nworkers) -ne $STACK_FCGI_PROCS ]]; then
         stack_tail "$s/log/spawn-fcgi.log" "$errlog" "$s/log/error.log"
         for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-        stack_die "the FastCGI pool did not start (spawn-fcgi exit $rc, $(wc -w <<<"$pids")/$STACK_FCGI_PROCS alive)"
+        stack_die "the FastCGI pool did not start (spawn-fcgi exit $rc, $(stack_fcgi_nworkers)/$STACK_FCGI_PROCS alive)"
     fi
 }
 
@@ -674,7 +714,36 @@ stack_stop_fcgi()
         # shellcheck disable=SC2086
         stack_kill 10 $pids || stack_die "fcgi processes did not stop: ${pids//$'\n'/ }"
     fi
-    rm -f "$STACK_STATE/run/bff.sock" "$STACK_STATE/run/fcgi.pid" "$STACK_STATE/run/fcgi.bin"
+    rm -f "$STACK_STATE/run/bff.sock" "$STACK_STATE/run/fcgi.pid" "$STACK_STATE/run/fcgi.bin" \
+        "$STACK_STATE/run/fcgi.workers"
+}
+
+# Graceful restart: a master re-executes its binary on SIGHUP, starts new
+# workers on the same socket and retires the old ones after their request
+# in flight. Waits (up to 30 s) until only new workers are left. Without a
+# master: stop, then start.
+stack_reload_fcgi()
+{
+    local master old new i kid stale pids
+    mapfile -t pids < <(stack_fcgi_pids)
+    if [[ ! -f $STACK_STATE/run/fcgi.workers || ${#pids[@]} -eq 0 ]]; then
+        stack_stop_fcgi
+        stack_start_fcgi
+        return
+    fi
+    master=${pids[0]}
+    old=${pids[*]:1}
+    stack_say "graceful restart of the fcgi pool (master $master, workers $old)"
+    kill -HUP "$master"
+    for ((i = 0; i < 300; i++)); do
+        sleep 0.1
+        mapfile -t pids < <(stack_fcgi_pids)
+        new=${pids[*]:1}
+        stale=0
+        for kid in $new; do [[ " $old " == *" $kid "* ]] && stale=1; done
+        [[ $stale -eq 0 && $(wc -w <<<"$new") -eq $STACK_FCGI_PROCS ]] && return 0
+    done
+    stack_die "graceful restart: workers $old still running after 30 s"
 }
 
 # ------------------------------------------------------------------ nginx
@@ -871,7 +940,7 @@ stack_status()
         redis) pid=$(stack_redis_pid) && pids=$pid ;;
         fcgi)
             pids=$(stack_fcgi_pids | paste -sd, -)
-            n=$(stack_fcgi_pids | wc -l)
+            n=$(stack_fcgi_nworkers)
             ;;
         nginx) pid=$(stack_nginx_pid) && pids=$pid ;;
         *) stack_die "unknown service '$svc'" ;;
