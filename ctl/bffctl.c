@@ -110,6 +110,24 @@ static const struct bffctl_cmd commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+int bffctl_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
 static void vfail(const char *cmd, const char *fmt, va_list ap, const char *tail)
 {
     char msg[1024];

@@ -859,24 +859,6 @@ static void check_deploy(struct report *rp, const char *env_file, const char *ng
     check_fcgi_unit(rp, fcgi_unit);
 }
 
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
 int cmd_check(int argc, char **argv)
 {
     const char *env_file = getenv("BFF_ENV_FILE"), *nginx_conf = getenv("BFF_NGINX_CONF");
@@ -889,9 +871,9 @@ int cmd_check(int argc, char **argv)
             deploy = 1;
             continue;
         }
-        if ((f = opt_value(argc, argv, &i, "--env-file", &env_file)) ||
-            (f = opt_value(argc, argv, &i, "--nginx-conf", &nginx_conf)) ||
-            (f = opt_value(argc, argv, &i, "--fcgi-unit", &fcgi_unit))) {
+        if ((f = bffctl_opt(argc, argv, &i, "--env-file", &env_file)) ||
+            (f = bffctl_opt(argc, argv, &i, "--nginx-conf", &nginx_conf)) ||
+            (f = bffctl_opt(argc, argv, &i, "--fcgi-unit", &fcgi_unit))) {
             if (f < 0)
                 return bffctl_usage_error(argv[0], "%s needs a value", argv[i]);
             continue;

@@ -103,7 +103,8 @@ static struct bff_stmt totals = {
     "SELECT count(*), count(*) FILTER (WHERE l.status = 'expired'),"
     "       count(*) FILTER (WHERE l.status = 'quarantined'),"
     "       count(*) FILTER (WHERE l.status = 'available'"
-    "                        AND l.expires_on <= current_date + 7)"
+    "                        AND l.expires_on <= current_date + 7),"
+    "       count(DISTINCT l.warehouse_id)"
     "  FROM lots l JOIN products p ON p.id = l.product_id WHERE p.sku LIKE 'DEMO-%'",
     0, 0};
 
@@ -116,8 +117,8 @@ static int int_opt(const char *cmd, int argc, char **argv, int *i, int64_t min, 
     if (*i + 1 >= argc)
         return bffctl_usage_error(cmd, "%s needs a value", name);
     if (bff_parse_int64(argv[++*i], min, max, out) != 0)
-        return bffctl_usage_error(cmd, "%s must be an integer from %" PRId64 " to %" PRId64,
-                                  name, min, max);
+        return bffctl_usage_error(cmd, "%s must be an integer from %" PRId64 " to %" PRId64, name,
+                                  min, max);
     return 0;
 }
 
@@ -197,10 +198,9 @@ int cmd_seed_demo(int argc, char **argv)
     if ((r = bff_db_exec(&db, &totals, NULL, &e)) == NULL)
         goto fail;
     printf("seed-demo: added %" PRId64 " products and %" PRId64 " lots; demo data now has %s "
-           "lots in %" PRId64 " warehouses (%s expired, %s quarantined, %s expiring within 7 "
-           "days)\n",
-           added_p, added_l, PQgetvalue(r, 0, 0), nwh, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-           PQgetvalue(r, 0, 3));
+           "lots in %s warehouses (%s expired, %s quarantined, %s expiring within 7 days)\n",
+           added_p, added_l, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 1),
+           PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
     PQclear(r);
     free(wids);
     bff_db_close(&db);

@@ -22,39 +22,7 @@
 #include "config.h"
 #include "util.h"
 
-#define NPERMS 8
 #define MAX_DAYS 3650
-
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
-static const char *valid_perms(void)
-{
-    static char list[256];
-    size_t o = 0;
-    int i;
-
-    if (list[0] == '\0')
-        for (i = 0; i < NPERMS; i++)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "",
-                                  bff_perm_name(1u << i));
-    return list;
-}
 
 /* Token names: 1..100 printable characters (no control characters). */
 static int name_ok(const char *s)
@@ -136,19 +104,19 @@ static int token_create(const char *cmd, int argc, char **argv)
     int i, f, rc;
 
     for (i = 1; i < argc; i++) {
-        if ((f = opt_value(argc, argv, &i, "--user", &user)) ||
-            (f = opt_value(argc, argv, &i, "--name", &name)) ||
-            (f = opt_value(argc, argv, &i, "--expires-days", &days_s))) {
+        if ((f = bffctl_opt(argc, argv, &i, "--user", &user)) ||
+            (f = bffctl_opt(argc, argv, &i, "--name", &name)) ||
+            (f = bffctl_opt(argc, argv, &i, "--expires-days", &days_s))) {
             if (f < 0)
                 return bffctl_usage_error(cmd, "%s needs a value", argv[i]);
             continue;
         }
-        if ((f = opt_value(argc, argv, &i, "--perm", &p)) < 0)
+        if ((f = bffctl_opt(argc, argv, &i, "--perm", &p)) < 0)
             return bffctl_usage_error(cmd, "--perm needs a value");
         if (f == 0)
             return bffctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
         if ((bit = bff_perm_bit(p)) == 0)
-            return bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", p, valid_perms());
+            return bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", p, bff_perm_list());
         scopes |= bit;
     }
     if (user == NULL || name == NULL)
@@ -182,7 +150,7 @@ static int token_create(const char *cmd, int argc, char **argv)
         size_t o = 0;
 
         missing[0] = '\0';
-        for (i = 0; i < NPERMS; i++)
+        for (i = 0; i < BFF_NPERMS; i++)
             if (scopes & ~held & (1u << i))
                 o += (size_t)snprintf(missing + o, sizeof missing - o, "%s%s", o ? " " : "",
                                       bff_perm_name(1u << i));
@@ -214,8 +182,8 @@ static int token_revoke_cmd(const char *cmd, int argc, char **argv)
     char tid[24], hash[65], uname[160], tname[128];
 
     for (i = 1; i < argc; i++) {
-        if ((f = opt_value(argc, argv, &i, "--user", &user)) ||
-            (f = opt_value(argc, argv, &i, "--name", &name))) {
+        if ((f = bffctl_opt(argc, argv, &i, "--user", &user)) ||
+            (f = bffctl_opt(argc, argv, &i, "--name", &name))) {
             if (f < 0)
                 return bffctl_usage_error(cmd, "%s needs a value", argv[i]);
         } else if (id == NULL && argv[i][0] != '-') {
@@ -284,7 +252,7 @@ static int token_list_cmd(const char *cmd, int argc, char **argv)
     int i, f;
 
     for (i = 1; i < argc; i++) {
-        if ((f = opt_value(argc, argv, &i, "--user", &user)) < 0)
+        if ((f = bffctl_opt(argc, argv, &i, "--user", &user)) < 0)
             return bffctl_usage_error(cmd, "--user needs a value");
         if (f == 0)
             return bffctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);

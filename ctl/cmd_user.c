@@ -27,41 +27,6 @@
 #include "outbox.h"
 
 #define PASSWORD_MAX 1024 /* what POST /api/auth/token/ accepts */
-#define NPERMS 8
-
-/* "--name V" or "--name=V": 1 and *val (advancing *i), 0 when argv[*i] is
- * not this option, -1 when its value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
-/* "products.read, products.write, ..." for usage errors. */
-static const char *valid_perms(void)
-{
-    static char list[256];
-    size_t o = 0;
-    int i;
-
-    if (list[0] == '\0')
-        for (i = 0; i < NPERMS; i++)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "",
-                                  bff_perm_name(1u << i));
-    return list;
-}
 
 /* Username rule of schema/0002_auth.sql, checked here for a clear message. */
 static int username_ok(const char *u)
@@ -297,7 +262,7 @@ static int insert_user(const char *cmd, struct bff_db *db, const char *username,
     PQclear(r);
     snprintf(uid, sizeof uid, "%" PRId64, *id);
     arr[o++] = '{';
-    for (i = 0; i < NPERMS; i++)
+    for (i = 0; i < BFF_NPERMS; i++)
         if (perms & (1u << i))
             o += (size_t)snprintf(arr + o, sizeof arr - o, "%s%s", o > 1 ? "," : "",
                                   bff_perm_name(1u << i));
@@ -329,7 +294,7 @@ int cmd_createsuperuser(int argc, char **argv)
     int i, rc, f;
 
     for (i = 1; i < argc; i++) {
-        if ((f = opt_value(argc, argv, &i, "--username", &username)) < 0)
+        if ((f = bffctl_opt(argc, argv, &i, "--username", &username)) < 0)
             return bffctl_usage_error(cmd, "--username needs a value");
         if (f == 0)
             return bffctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
@@ -370,7 +335,7 @@ static unsigned parse_perm(const char *cmd, const char *name, int *rc)
     unsigned bit = bff_perm_bit(name);
 
     if (bit == 0)
-        *rc = bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", name, valid_perms());
+        *rc = bffctl_usage_error(cmd, "unknown permission '%s'; valid: %s", name, bff_perm_list());
     return bit;
 }
 
@@ -384,11 +349,11 @@ static int user_create(const char *cmd, int argc, char **argv)
     int64_t id;
 
     for (i = 1; i < argc; i++) {
-        if ((f = opt_value(argc, argv, &i, "--username", &username)) < 0)
+        if ((f = bffctl_opt(argc, argv, &i, "--username", &username)) < 0)
             return bffctl_usage_error(cmd, "--username needs a value");
         if (f)
             continue;
-        if ((f = opt_value(argc, argv, &i, "--perm", &p)) < 0)
+        if ((f = bffctl_opt(argc, argv, &i, "--perm", &p)) < 0)
             return bffctl_usage_error(cmd, "--perm needs a value");
         if (f) {
             if ((bit = parse_perm(cmd, p, &rc)) == 0)
@@ -459,7 +424,7 @@ static int user_grant(const char *cmd, int argc, char **argv, int grant)
     }
     rc = 0;
     snprintf(uid, sizeof uid, "%" PRId64, u.id);
-    for (i = 0; i < NPERMS && rc == 0; i++) {
+    for (i = 0; i < BFF_NPERMS && rc == 0; i++) {
         const char *p2[2] = {uid, bff_perm_name(1u << i)};
         char arr[64];
         int changed = 0;

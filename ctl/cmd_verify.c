@@ -27,14 +27,14 @@
 #include "commands.h"
 
 static struct bff_stmt violations = {
-    "verify_violations",
-    "SELECT kind, subject, detail FROM bff_violations ORDER BY kind, subject", 0, 0};
+    "verify_violations", "SELECT kind, subject, detail FROM bff_violations ORDER BY kind, subject",
+    0, 0};
 static struct bff_stmt fefo = {
-    "verify_fefo",
-    "SELECT kind, subject, detail FROM bff_fefo_violations ORDER BY kind, subject", 0, 0};
+    "verify_fefo", "SELECT kind, subject, detail FROM bff_fefo_violations ORDER BY kind, subject",
+    0, 0};
 static struct bff_stmt warnings = {
-    "verify_warnings",
-    "SELECT kind, subject, detail FROM bff_warnings ORDER BY kind, subject", 0, 0};
+    "verify_warnings", "SELECT kind, subject, detail FROM bff_warnings ORDER BY kind, subject", 0,
+    0};
 static struct bff_stmt scope = {
     "verify_scope",
     "SELECT (SELECT count(*) FROM lots),"
@@ -74,8 +74,10 @@ int cmd_verify(int argc, char **argv)
     bff_error_clear(&e);
     /* one snapshot for every check; no statement timeout on a big ledger */
     if (bff_db_begin(&db, &e) != 0 ||
-        bff_db_exec_sql(&db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
-                             " SET LOCAL statement_timeout = 0", &e) != 0)
+        bff_db_exec_sql(&db,
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
+                        " SET LOCAL statement_timeout = 0",
+                        &e) != 0)
         goto out;
     if (report(&db, &violations, "VIOLATION", &bad, &e) != 0 ||
         report(&db, &fefo, "VIOLATION", &bad, &e) != 0 ||

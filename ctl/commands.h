@@ -34,6 +34,13 @@ int bffctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
  * printing "bffctl: CMD: database unavailable: ...". Close with bff_db_close. */
 int bffctl_db_open(const char *cmd, struct bff_db *db);
 
+/*
+ * Option "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val (advancing
+ * *i past a separate value), 0 when argv[*i] is another option, -1 when the
+ * value is missing.
+ */
+int bffctl_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
 /* One per file. */
 int cmd_migrate(int argc, char **argv);        /* cmd_migrate.c */
 int cmd_showmigrations(int argc, char **argv); /* cmd_migrate.c */

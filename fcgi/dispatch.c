@@ -244,6 +244,15 @@ static void invalidate(struct bff_req *rq)
     }
 }
 
+/* The body checks, then the handler. Inside a write's transaction, so that
+ * a refused body is stored under its Idempotency-Key like any other 4xx. */
+static int serve(struct bff_req *rq, struct bff_resp *rs)
+{
+    int status = check_body(rq, rs);
+
+    return status != 0 ? status : rq->route->handler(rq, rs);
+}
+
 /*
  * A write runs in one transaction: BEGIN, [Idempotency-Key lock + lookup,
  * SAVEPOINT], handler, [store the response], COMMIT, then invalidate the
@@ -292,7 +301,7 @@ static int run_write(struct bff_req *rq, struct bff_resp *rs)
                 return bff_resp_error(rq, rs, &e);
             }
         }
-        status = rq->route->handler(rq, rs);
+        status = serve(rq, rs);
         if (status >= 500) {
             bff_db_rollback(db);
             if (rs->retry && rq->attempts_left > 0)
@@ -349,9 +358,7 @@ int bff_dispatch(struct bff_req *rq, struct bff_resp *rs)
     if (bff_query_parse(rq->a, rq->query_string, &rq->query, &e) ||
         bff_query_validate(&rq->query, rq->route->query ? rq->route->query : no_params, &e))
         return bff_resp_error(rq, rs, &e);
-    if ((status = check_body(rq, rs)) != 0)
-        return status;
     if (strcmp(rq->route->method, "GET") != 0 && !(rq->route->flags & BFF_R_NOTX))
         return run_write(rq, rs);
-    return rq->route->handler(rq, rs);
+    return serve(rq, rs);
 }

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics_web.h"
+#include "outbox.h"
 #include "util.h"
 
 /* Requests slower than this are logged at warn level (the runbook's
@@ -93,6 +94,22 @@ static void read_body(FCGX_Request *fr, struct bff_req *rq, int64_t max)
     p[got > 0 ? got : 0] = '\0';
     rq->body = p;
     rq->body_len = got > 0 ? (size_t)got : 0;
+}
+
+/*
+ * Every new Redis connection (after start or an outage), before its first
+ * command: replay the invalidations recorded in PostgreSQL while Redis was
+ * away, so an entry cached before a change made during the outage is never
+ * read once Redis is back (SPEC §5; the worker's periodic replay is the
+ * backstop for processes that saw no outage). One SELECT per connect. Not
+ * inside a transaction: a failed replay statement would abort it.
+ */
+static void replay_on_connect(struct bff_cache *c, void *arg)
+{
+    struct bff_ctx *ctx = arg;
+
+    if (!ctx->db.in_tx)
+        bff_invalidations_replay(&ctx->db, c, 1000);
 }
 
 static void write_response(FCGX_Request *fr, struct bff_req *rq, struct bff_resp *rs,
@@ -218,6 +235,8 @@ int main(int argc, char **argv)
     ctx.arena = bff_arena_new();
     bff_db_init(&ctx.db, &bff_cfg, bff_cfg.database_url);
     bff_cache_init(&ctx.cache, &bff_cfg);
+    ctx.cache.on_connect = replay_on_connect;
+    ctx.cache.on_connect_arg = &ctx;
     bff_web_metrics_open(&ctx); /* without it we serve, unmeasured */
 
     install_signals();

@@ -19,10 +19,22 @@
 static const char *perm_names[] = {"products.read", "products.write", "stock.read",
                                    "stock.write", "orders.read", "orders.write",
                                    "metrics.read", "admin"};
-#define NPERMS 8
+#define NPERMS BFF_NPERMS
 
 /* Refresh last_used_at at most this often per token (seconds). */
 #define LAST_USED_EVERY 60
+
+const char *bff_perm_list(void)
+{
+    static char list[256];
+    size_t o = 0;
+    int i;
+
+    if (list[0] == '\0')
+        for (i = 0; i < NPERMS; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", perm_names[i]);
+    return list;
+}
 
 unsigned bff_perm_bit(const char *name)
 {
@@ -64,20 +76,25 @@ static unsigned perms_of_array(const char *arr)
     return bits;
 }
 
-static struct bff_stmt token_lookup = {
-    "auth_token",
-    "SELECT t.id, t.user_id, t.scopes, extract(epoch FROM t.expires_at)::bigint,"
-    "       coalesce(extract(epoch FROM t.last_used_at)::bigint, 0)"
-    "  FROM api_tokens t"
-    " WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL"
-    "   AND t.expires_at > now()",
-    1, 0};
 static struct bff_stmt user_perms = {
     "auth_user_perms",
     "SELECT u.is_superuser, u.is_active,"
     "       coalesce(array_agg(up.permission) FILTER (WHERE up.permission IS NOT NULL), '{}')"
     "  FROM users u LEFT JOIN user_permissions up ON up.user_id = u.id"
     " WHERE u.id = $1 GROUP BY u.id",
+    1, 0};
+/* A token not cached: its row and its user's flags and permissions, in one
+ * round trip. */
+static struct bff_stmt token_user = {
+    "auth_token_user",
+    "SELECT t.id, t.user_id, t.scopes, extract(epoch FROM t.expires_at)::bigint,"
+    "       coalesce(extract(epoch FROM t.last_used_at)::bigint, 0),"
+    "       u.is_superuser, u.is_active,"
+    "       coalesce((SELECT array_agg(up.permission) FROM user_permissions up"
+    "                  WHERE up.user_id = u.id), '{}')"
+    "  FROM api_tokens t JOIN users u ON u.id = t.user_id"
+    " WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL"
+    "   AND t.expires_at > now()",
     1, 0};
 static struct bff_stmt touch_token = {
     "auth_touch", "UPDATE api_tokens SET last_used_at = now() WHERE id = $1", 1, 0};
@@ -87,73 +104,48 @@ struct token_info {
     unsigned scopes;   /* 0 = unscoped */
 };
 
-/* token:{hash} → info, from the cache or PostgreSQL. 1 found, 0 not, -1 error. */
-static int token_info(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
-                      const char *hash, struct token_info *ti, struct bff_error *e)
+/* A token's cached entry ("uid tid scopes expires last_used"): 1 when it
+ * parses and has not expired. */
+static int token_from_cache(const char *cached, int64_t now, struct token_info *ti)
 {
-    char key[80], val[128];
-    const char *params[1] = {hash};
-    char *cached;
-    PGresult *r;
-    int64_t now = (int64_t)time(NULL);
     long long tid, uid, exp, last;
     unsigned sc;
 
-    snprintf(key, sizeof key, "token:%s", hash);
-    cached = bff_cache_get(c, a, key, NULL);
-    if (cached && sscanf(cached, "%lld %lld %u %lld %lld", &uid, &tid, &sc, &exp, &last) == 5 &&
-        exp > now) {
-        ti->user_id = uid;
-        ti->token_id = tid;
-        ti->scopes = sc;
-        ti->expires = exp;
-        ti->last_used = last;
-        return 1;
-    }
-    if ((r = bff_db_query(db, a, &token_lookup, params, e)) == NULL)
-        return -1;
-    if (PQntuples(r) == 0)
+    if (cached == NULL ||
+        sscanf(cached, "%lld %lld %u %lld %lld", &uid, &tid, &sc, &exp, &last) != 5 || exp <= now)
         return 0;
-    ti->token_id = bff_db_int(r, 0, 0);
-    ti->user_id = bff_db_int(r, 0, 1);
-    ti->scopes = PQgetisnull(r, 0, 2) ? 0 : perms_of_array(PQgetvalue(r, 0, 2));
-    if (!PQgetisnull(r, 0, 2) && ti->scopes == 0)
-        ti->scopes = 1u << 31;   /* scoped to nothing known: grants nothing */
-    ti->expires = bff_db_int(r, 0, 3);
-    ti->last_used = bff_db_int(r, 0, 4);
-    snprintf(val, sizeof val, "%" PRId64 " %" PRId64 " %u %" PRId64 " %" PRId64, ti->user_id,
-             ti->token_id, ti->scopes, ti->expires, ti->last_used);
-    {
-        int64_t ttl = ti->expires - now;
-
-        if (ttl > bff_cfg.cache_ttl)
-            ttl = bff_cfg.cache_ttl;
-        if (ttl > 0)
-            bff_cache_set(c, key, val, strlen(val), (int)ttl);
-    }
+    ti->user_id = uid;
+    ti->token_id = tid;
+    ti->scopes = sc;
+    ti->expires = exp;
+    ti->last_used = last;
     return 1;
 }
 
-/* user:{id}:permissions → bits (all when superuser); -2 when inactive or
- * gone, -1 on error. */
-static int64_t user_bits(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
-                         int64_t uid, struct bff_error *e)
+/* token:{hash} ← info, for at most the cache TTL and never past expiry. */
+static void token_to_cache(struct bff_cache *c, const char *key, const struct token_info *ti,
+                           int64_t now)
 {
-    char key[64], id[24];
-    const char *params[1] = {id};
+    char val[128];
+    int64_t ttl = ti->expires - now;
+
+    snprintf(val, sizeof val, "%" PRId64 " %" PRId64 " %u %" PRId64 " %" PRId64, ti->user_id,
+             ti->token_id, ti->scopes, ti->expires, ti->last_used);
+    if (ttl > bff_cfg.cache_ttl)
+        ttl = bff_cfg.cache_ttl;
+    if (ttl > 0)
+        bff_cache_set(c, key, val, strlen(val), (int)ttl);
+}
+
+/* A user:{id}:permissions entry → bits (all when superuser), -2 when the
+ * user is inactive, -3 when there is no usable entry. */
+static int64_t perms_from_cache(struct bff_arena *a, const char *cached, size_t len)
+{
     struct bff_json *j = NULL;
     struct bff_error je;
-    struct bff_buf b = BFF_BUF_INIT;
-    struct bff_jw w;
     unsigned bits = 0;
-    int su, active, i;
-    size_t len;
-    char *cached;
-    PGresult *r;
+    int i;
 
-    snprintf(key, sizeof key, "user:%" PRId64 ":permissions", uid);
-    snprintf(id, sizeof id, "%" PRId64, uid);
-    cached = bff_cache_get(c, a, key, &len);
     if (cached && bff_json_parse(a, cached, len, 4, &j, &je) == 0) {
         const struct bff_json *s = bff_json_get(j, "superuser"), *ac = bff_json_get(j, "active"),
                               *ps = bff_json_get(j, "permissions");
@@ -169,13 +161,20 @@ static int64_t user_bits(struct bff_db *db, struct bff_cache *c, struct bff_aren
             return bits;
         }
     }
-    if ((r = bff_db_query(db, a, &user_perms, params, e)) == NULL)
-        return -1;
-    if (PQntuples(r) == 0)
-        return -2;
-    su = bff_db_bool(r, 0, 0);
-    active = bff_db_bool(r, 0, 1);
-    bits = perms_of_array(PQgetvalue(r, 0, 2));
+    return -3;
+}
+
+/* user:{id}:permissions ← the user's flags and permission names; then the
+ * bits as perms_from_cache returns them. */
+static int64_t perms_to_cache(struct bff_cache *c, int64_t uid, int su, int active,
+                              unsigned bits)
+{
+    struct bff_buf b = BFF_BUF_INIT;
+    struct bff_jw w;
+    char key[64];
+    int i;
+
+    snprintf(key, sizeof key, "user:%" PRId64 ":permissions", uid);
     bff_jw_init(&w, &b);
     bff_jw_obj(&w);
     bff_jw_kbool(&w, "superuser", su);
@@ -193,6 +192,105 @@ static int64_t user_bits(struct bff_db *db, struct bff_cache *c, struct bff_aren
     return su ? BFF_P_ALL : bits;
 }
 
+/* The user's bits from PostgreSQL (and into the cache); -2 when inactive or
+ * gone, -1 on error. */
+static int64_t user_bits_db(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
+                            int64_t uid, struct bff_error *e)
+{
+    char id[24];
+    const char *params[1] = {id};
+    PGresult *r;
+
+    snprintf(id, sizeof id, "%" PRId64, uid);
+    if ((r = bff_db_query(db, a, &user_perms, params, e)) == NULL)
+        return -1;
+    if (PQntuples(r) == 0)
+        return -2;
+    return perms_to_cache(c, uid, bff_db_bool(r, 0, 0), bff_db_bool(r, 0, 1),
+                          perms_of_array(PQgetvalue(r, 0, 2)));
+}
+
+/*
+ * Token hash → user id of the tokens this process authenticated lately. A
+ * token's user never changes, so this is no copy that could go stale: it
+ * only names the permissions key to fetch together with the token's, in one
+ * MGET (one Redis round trip per request instead of two). Whether the token
+ * is still valid always comes from Redis or PostgreSQL.
+ */
+#define UID_MEMO 64
+static struct {
+    char hash[65];
+    int64_t uid;
+} uid_memo[UID_MEMO];
+
+static unsigned memo_slot(const char *hash)
+{
+    unsigned h = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)   /* a SHA-256 in hex: any 8 digits are uniform */
+        h = h * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+    return h % UID_MEMO;
+}
+
+/*
+ * Who holds this token, from the cache or with one statement: the token's
+ * row joined to its user's flags and permissions. 1 found (ti, *bits), 0
+ * not (or the user is inactive), -1 error.
+ */
+static int lookup(struct bff_db *db, struct bff_cache *c, struct bff_arena *a, const char *hash,
+                  struct token_info *ti, int64_t *bits, struct bff_error *e)
+{
+    unsigned slot = memo_slot(hash);
+    int64_t now = (int64_t)time(NULL), hint = 0;
+    const char *params[1] = {hash};
+    char tkey[80], pkey[64], *tok = NULL, *perms = NULL;
+    size_t plen = 0;
+    PGresult *r;
+
+    snprintf(tkey, sizeof tkey, "token:%s", hash);
+    if (strcmp(uid_memo[slot].hash, hash) == 0)
+        hint = uid_memo[slot].uid;
+    if (hint > 0) {
+        snprintf(pkey, sizeof pkey, "user:%" PRId64 ":permissions", hint);
+        bff_cache_get2(c, a, tkey, &tok, NULL, pkey, &perms, &plen);
+    } else {
+        tok = bff_cache_get(c, a, tkey, NULL);
+    }
+    if (token_from_cache(tok, now, ti)) {
+        *bits = ti->user_id == hint ? perms_from_cache(a, perms, plen) : -3;
+        if (*bits == -3 && ti->user_id != hint) {
+            snprintf(pkey, sizeof pkey, "user:%" PRId64 ":permissions", ti->user_id);
+            perms = bff_cache_get(c, a, pkey, &plen);
+            *bits = perms_from_cache(a, perms, plen);
+        }
+        if (*bits == -3)
+            *bits = user_bits_db(db, c, a, ti->user_id, e);
+        if (*bits == -1)
+            return -1;
+    } else {
+        if ((r = bff_db_query(db, a, &token_user, params, e)) == NULL)
+            return -1;
+        if (PQntuples(r) == 0)
+            return 0;
+        ti->token_id = bff_db_int(r, 0, 0);
+        ti->user_id = bff_db_int(r, 0, 1);
+        ti->scopes = PQgetisnull(r, 0, 2) ? 0 : perms_of_array(PQgetvalue(r, 0, 2));
+        if (!PQgetisnull(r, 0, 2) && ti->scopes == 0)
+            ti->scopes = 1u << 31;   /* scoped to nothing known: grants nothing */
+        ti->expires = bff_db_int(r, 0, 3);
+        ti->last_used = bff_db_int(r, 0, 4);
+        token_to_cache(c, tkey, ti, now);
+        *bits = perms_to_cache(c, ti->user_id, bff_db_bool(r, 0, 5), bff_db_bool(r, 0, 6),
+                               perms_of_array(PQgetvalue(r, 0, 7)));
+    }
+    if (*bits == -2)
+        return 0;
+    memcpy(uid_memo[slot].hash, hash, sizeof uid_memo[slot].hash);
+    uid_memo[slot].uid = ti->user_id;
+    return 1;
+}
+
 int bff_auth_token(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
                    const char *token, struct bff_principal *p, struct bff_error *e)
 {
@@ -205,13 +303,9 @@ int bff_auth_token(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
     if (token == NULL || strlen(token) != BFF_TOKEN_LEN || strncmp(token, "bff_", 4) != 0)
         return bff_error_set(e, BFF_E_UNAUTHENTICATED, NULL, "invalid or expired token");
     bff_token_hash_hex(token, hash);
-    if ((found = token_info(db, c, a, hash, &ti, e)) < 0)
+    if ((found = lookup(db, c, a, hash, &ti, &bits, e)) < 0)
         return -1;
     if (found == 0)
-        return bff_error_set(e, BFF_E_UNAUTHENTICATED, NULL, "invalid or expired token");
-    if ((bits = user_bits(db, c, a, ti.user_id, e)) == -1)
-        return -1;
-    if (bits == -2)
         return bff_error_set(e, BFF_E_UNAUTHENTICATED, NULL, "invalid or expired token");
     p->user_id = ti.user_id;
     p->token_id = ti.token_id;

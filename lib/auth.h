@@ -38,6 +38,11 @@ enum {
 #define BFF_TOKEN_DAYS 30         /* login tokens */
 #define BFF_PASSWORD_MIN 8
 
+#define BFF_NPERMS 8
+
+/* "products.read, products.write, ..." — every permission, for messages. */
+const char *bff_perm_list(void);
+
 /* Bit of a permission name, or 0 when unknown. */
 unsigned bff_perm_bit(const char *name);
 /* Name of a single bit ("products.read"), or NULL. */

@@ -119,9 +119,13 @@ static redisReply *command(struct bff_cache *c, int argc, const char **argv, con
     redisReply *r;
     char buf[128];
 
-    sigpipe_block(&g);
-    r = redisCommandArgv(c->rc, argc, argv, lens);
-    sigpipe_restore(&g, r == NULL);
+    if (c->pipe_ignored) {
+        r = redisCommandArgv(c->rc, argc, argv, lens);
+    } else {
+        sigpipe_block(&g);
+        r = redisCommandArgv(c->rc, argc, argv, lens);
+        sigpipe_restore(&g, r == NULL);
+    }
     if (r == NULL) {
         /* A blocking hiredis read that hits SO_RCVTIMEO reports EAGAIN. */
         if (c->rc->err == REDIS_ERR_IO && strcmp(c->rc->errstr, strerror(EAGAIN)) == 0)
@@ -183,6 +187,13 @@ static int connect_cache(struct bff_cache *c, int force, struct bff_error *e)
         return bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "cannot set command timeout");
     }
     c->rc = rc;
+    {
+        /* bff-fcgi ignores SIGPIPE: then the guard's three syscalls per
+         * command buy nothing (a write to a closed socket is EPIPE). */
+        struct sigaction sa;
+
+        c->pipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+    }
     if (cfg->redis_db != 0) {
         char db[16];
         const char *argv[2] = {"SELECT", db};
@@ -204,6 +215,11 @@ static int connect_cache(struct bff_cache *c, int force, struct bff_error *e)
             return bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "%s", why);
         }
         freeReplyObject(r);
+    }
+    if (c->on_connect != NULL) {
+        c->on_connect(c, c->on_connect_arg);
+        if (c->rc == NULL)
+            return bff_error_set(e, BFF_E_UNAVAILABLE, NULL, "cache lost while reconnecting");
     }
     return 0;
 }
@@ -238,6 +254,50 @@ char *bff_cache_get(struct bff_cache *c, struct bff_arena *a, const char *key, s
     }
     freeReplyObject(r);
     return val;
+}
+
+static char *element_value(struct bff_cache *c, struct bff_arena *a, const redisReply *r,
+                           size_t *len)
+{
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        if (len != NULL)
+            *len = r->len;
+        c->hits++;
+        return bff_arena_strndup(a, r->str, r->len);
+    }
+    if (r != NULL && r->type != REDIS_REPLY_NIL)
+        c->errors++;
+    c->misses++;
+    return NULL;
+}
+
+void bff_cache_get2(struct bff_cache *c, struct bff_arena *a, const char *key1, char **val1,
+                    size_t *len1, const char *key2, char **val2, size_t *len2)
+{
+    const char *argv[3] = {"MGET", key1, key2};
+    size_t lens[3] = {4, strlen(key1), strlen(key2)};
+    redisReply *r;
+
+    *val1 = *val2 = NULL;
+    if (!c->enabled)
+        return;
+    if (connect_cache(c, 0, NULL) < 0) {
+        c->misses += 2;
+        return;
+    }
+    r = command(c, 3, argv, lens, NULL);
+    if (r == NULL) {
+        c->misses += 2;
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        *val1 = element_value(c, a, r->element[0], len1);
+        *val2 = element_value(c, a, r->element[1], len2);
+    } else {
+        c->errors++;
+        c->misses += 2;
+    }
+    freeReplyObject(r);
 }
 
 int bff_cache_set(struct bff_cache *c, const char *key, const char *val, size_t len, int ttl)

@@ -27,7 +27,15 @@ struct bff_cache {
     const struct bff_config *cfg;
     int enabled;               /* BFF_REDIS_URL non-empty */
     int64_t retry_at_ms;       /* no reconnect before this (back-off) */
+    /* Called on every new connection before its first command (borrowed;
+     * NULL = none). bff-fcgi replays the invalidations recorded while
+     * Redis was away here, so no entry older than a change made during an
+     * outage is read once Redis is back. If it drops the context, the
+     * caller's command counts as a failure. */
+    void (*on_connect)(struct bff_cache *c, void *arg);
+    void *on_connect_arg;
     uint64_t hits, misses, errors;  /* this process's counters */
+    int pipe_ignored;          /* SIGPIPE was SIG_IGN at connect: no guard */
 };
 
 void bff_cache_init(struct bff_cache *c, const struct bff_config *cfg);
@@ -37,6 +45,11 @@ int bff_cache_enabled(const struct bff_cache *c);
 /* Value of key as an arena string (len in *len when non-NULL), or NULL on
  * miss, cache disabled or any failure. */
 char *bff_cache_get(struct bff_cache *c, struct bff_arena *a, const char *key, size_t *len);
+/* Both keys in one round trip (MGET): each value as an arena string or NULL
+ * (miss, cache disabled, failure); lengths in len1/len2 when non-NULL.
+ * Counts a hit or a miss per key, like two bff_cache_get calls. */
+void bff_cache_get2(struct bff_cache *c, struct bff_arena *a, const char *key1, char **val1,
+                    size_t *len1, const char *key2, char **val2, size_t *len2);
 /* SET key val EX ttl. 0, or -1 on failure (ignored by cache-aside readers). */
 int bff_cache_set(struct bff_cache *c, const char *key, const char *val, size_t len, int ttl);
 /* UNLINK key. 0 when deleted or absent (or cache disabled); -1 when Redis

@@ -286,14 +286,14 @@ int bff_jobs_enqueue(struct bff_db *db, const struct bff_job_spec *s, int64_t *i
     return rc;
 }
 
-void bff_jobs_worker_id(char *out, size_t n)
+void bff_jobs_worker_id(long pid, char *out, size_t n)
 {
     char host[64];
 
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
-    snprintf(out, n, "%s:%ld", host, (long)getpid());
+    snprintf(out, n, "%s:%ld", host, pid != 0 ? pid : (long)getpid());
 }
 
 int bff_jobs_claim(struct bff_db *db, struct bff_arena *a, const char *worker,

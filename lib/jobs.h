@@ -73,8 +73,8 @@ int bff_jobs_claim(struct bff_db *db, struct bff_arena *a, const char *worker,
                    const char *const *queues, const char *const *kinds, int n, int lease_ms,
                    struct bff_job *out, struct bff_error *e);
 
-/* "host:pid" of this process, the locked_by of its claims. */
-void bff_jobs_worker_id(char *out, size_t n);
+/* "host:pid" of process pid (0: this one): the locked_by of its claims. */
+void bff_jobs_worker_id(long pid, char *out, size_t n);
 
 /*
  * Lock the claimed job's row for the rest of the caller's transaction, so

@@ -9,11 +9,16 @@
 
 static struct bff_stmt record = {
     "outbox_record", "INSERT INTO cache_invalidations (key, is_pattern) VALUES ($1, $2)", 2, 0};
+/* An outage under write load records the same key or pattern thousands of
+ * times (every order records its product's stock pattern): replay each
+ * once, then drop every record of it up to the newest one replayed. */
 static struct bff_stmt pending = {
     "outbox_pending",
-    "SELECT id, key, is_pattern FROM cache_invalidations ORDER BY id LIMIT $1", 1, 0};
+    "SELECT max(id), key, is_pattern FROM cache_invalidations GROUP BY key, is_pattern"
+    " ORDER BY 1 LIMIT $1", 1, 0};
 static struct bff_stmt done = {
-    "outbox_done", "DELETE FROM cache_invalidations WHERE id = $1", 1, 0};
+    "outbox_done",
+    "DELETE FROM cache_invalidations WHERE key = $2 AND is_pattern = $3 AND id <= $1", 3, 0};
 
 /* Record an invalidation for the worker to replay. */
 static int record_invalidation(struct bff_db *db, const char *key, int is_pattern)
@@ -71,7 +76,7 @@ long bff_invalidations_replay(struct bff_db *db, struct bff_cache *c, int limit)
     for (i = 0; i < PQntuples(r); i++) {
         const char *key = PQgetvalue(r, i, 1), *id = PQgetvalue(r, i, 0);
         int pat = PQgetvalue(r, i, 2)[0] == 't';
-        const char *p1[1] = {id};
+        const char *p1[3] = {id, key, pat ? "t" : "f"};
         PGresult *d;
 
         if (pat ? bff_cache_del_pattern(c, key) < 0 : bff_cache_del(c, key) != 0) {

@@ -5,10 +5,11 @@
 -- code (never by message text) in lib/db.c:
 --   BF400 bad_request, BF404 not_found, BF409 conflict; DETAIL = field path.
 -- Lock order, everywhere: product rows before lots (an order takes its
--- products FOR SHARE, a receipt its product FOR NO KEY UPDATE, so no lot
--- can appear under a reservation in progress); an order row before any
--- lot; lots in ascending id (SELECT ... ORDER BY id FOR UPDATE, whose
--- LockRows runs above the Sort).
+-- products FOR SHARE; what makes a lot newly eligible — a receipt, a
+-- release from quarantine — takes its product FOR NO KEY UPDATE, so no
+-- lot becomes eligible under a reservation in progress); an order row
+-- before any lot; lots in ascending id (SELECT ... ORDER BY id FOR UPDATE,
+-- whose LockRows runs above the Sort).
 
 -- JSON shapes of SPEC §4 -----------------------------------------------------
 

@@ -157,6 +157,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'lot % does not exist', p_lot USING ERRCODE = 'BF404';
     END IF;
+    -- The product, then its lots (lock order). A release makes a lot
+    -- eligible as a receipt does: like a receipt it waits for reservations
+    -- of the product in progress (they hold it FOR SHARE), and a
+    -- reservation that starts later sees the lot — never one whose lot
+    -- scan predates the release and so skips the released lot.
+    PERFORM 1 FROM products WHERE id = l.product_id FOR NO KEY UPDATE;
     PERFORM 1 FROM lots WHERE product_id = l.product_id ORDER BY id FOR UPDATE;
     SELECT * INTO l FROM lots WHERE id = p_lot;
     IF l.status = 'expired' THEN

@@ -127,8 +127,9 @@ $$;
  * What is checked is each reservation at the moment it was made, replayed
  * from the ledger — not against today's stock, which receipts, releases
  * and cancellations change afterwards without making anything wrong:
- *   reserved_ineligible  a reserve row (own or re-allocation) on a lot that
- *                        was past its date, quarantined or expired then;
+ *   reserved_ineligible  a reserve row (own or re-allocation) behind an open
+ *                        allocation, on a lot that was past its date,
+ *                        quarantined or expired then;
  *   allocation_rule      an allocation that breaks its line's shelf-life
  *                        rule (as applied: order_lines.shelf_days) on the
  *                        reservation's day, or the order's warehouse;
@@ -169,6 +170,7 @@ CREATE VIEW bff_fefo_violations AS
       JOIN open_orders o ON o.id = m.order_id
       JOIN lots l ON l.id = m.lot_id
      WHERE m.kind = 'reserve'
+       AND EXISTS (SELECT 1 FROM allocations a WHERE a.order_id = m.order_id AND a.lot_id = m.lot_id)
        AND (l.expires_on <= (m.created_at AT TIME ZONE 'UTC')::date
             OR bff_lot_status_at(l.id, m.id) <> 'available')
     UNION ALL

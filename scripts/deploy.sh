@@ -13,7 +13,8 @@ usage()
 {
     cat <<'EOF'
 usage: scripts/deploy.sh REF [--repo DIR] [--prefix DIR] [--keep N]
-                         [--configure-flags FLAGS] [--no-verify] [--env-file FILE]
+                         [--configure-flags FLAGS] [--no-verify] [--no-reload]
+                         [--env-file FILE]
 
   1. build    REF (branch, tag or commit of the git repository) is exported
               with `git archive` and built with autoreconf, configure
@@ -44,6 +45,8 @@ Options (and environment):
   --keep N                 releases to keep (BFF_KEEP_RELEASES, 5)
   --configure-flags FLAGS  extra ./configure flags (BFF_CONFIGURE_FLAGS)
   --no-verify              skip step 5
+  --no-reload              skip steps 4 and 5 (first installation: no
+                           service runs yet)
   --env-file FILE          settings for bffctl and the pool (BFF_ENV_FILE,
                            /etc/bff/bff.env if present)
 Pool (no systemd): BFF_RUN_DIR (/run/bff), BFF_LOG_DIR (/var/log/bff),
@@ -82,7 +85,7 @@ prune()
 
 main()
 {
-    local a ref='' repo=${BFF_REPO:-$OPS_SRCDIR} keep=${BFF_KEEP_RELEASES:-5} verify=1
+    local a ref='' repo=${BFF_REPO:-$OPS_SRCDIR} keep=${BFF_KEEP_RELEASES:-5} verify=1 reload=1
     local flags=${BFF_CONFIGURE_FLAGS:-} sha name rel prev version rc i
     while [[ $# -gt 0 ]]; do
         a=$1
@@ -103,6 +106,7 @@ main()
             shift
             ;;
         --no-verify) verify=0 ;;
+        --no-reload) reload=0 ;;
         -*) ops_usage_die "unknown option '$a'" ;;
         *)
             [[ -z $ref ]] || ops_usage_die "one REF only"
@@ -164,13 +168,19 @@ main()
     ops_say "current -> releases/$name (was ${prev:-none})"
 
     # 4. reload; on failure, back to the previous release
-    set +e
-    (
+    rc=0
+    if [[ $reload -eq 1 ]]; then
+        set +e
+        (
+            set -e
+            ops_reload_services "$rel"
+        )
+        rc=$?
         set -e
-        ops_reload_services "$rel"
-    )
-    rc=$?
-    set -e
+    else
+        verify=0
+        ops_say "--no-reload: no service reloaded"
+    fi
     if [[ $rc -ne 0 ]]; then
         if [[ -n $prev ]]; then
             ops_switch_current "$prev"

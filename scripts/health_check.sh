@@ -16,9 +16,11 @@ usage: scripts/health_check.sh [--url URL] [--services LIST] [--run-dir DIR]
                                [--env-file FILE] [--quiet]
 
 Checks, one line each ([ OK ], [WARN], [CRIT]):
-  services   with systemd: `systemctl is-active` of each unit in
+  services   where systemd runs bff-web.service (or BFF_SERVICE_MANAGER=
+             systemd): `systemctl is-active` of each unit in
              BFF_SYSTEMD_UNITS (bff-web bff-worker bff-beat postgresql
-             redis-server nginx). Without systemd: the pid files in
+             redis-server nginx). Otherwise (BFF_SERVICE_MANAGER=pidfile,
+             a dev stack): the pid files in
              BFF_RUN_DIR — the FastCGI pool behind bff.sock, nginx.pid,
              redis.pid, bff-worker.pid, bff-beat.pid (worker.pid, beat.pid);
              a service without a pid file is looked up by process name and

@@ -87,7 +87,8 @@ main()
     head=$(zcat -f -- "$file" 2>/dev/null | head -c 5 | tr -d '\0') || true
     if [[ $head == PGDMP ]]; then
         kind=archive
-        zcat -f -- "$file" | "$(ops_pg pg_restore)" --list >/dev/null ||
+        # --list stops reading after the table of contents (zcat: SIGPIPE)
+        { zcat -f -- "$file" || true; } | "$(ops_pg pg_restore)" --list >/dev/null ||
             ops_die "$file: pg_restore cannot read this archive"
     else
         kind=sql

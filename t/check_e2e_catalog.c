@@ -53,8 +53,8 @@ static char *repeat(const char *s, int n)
 
 START_TEST(product_create_rules)
 {
-    static const char *bad_skus[] = {"\"\"", "\"has space\"", "\"caf\\u00e9\"", "\"a/b\"", "42",
-                                     "null"};
+    static const char *bad_skus[] = {"\"\"", "\"has space\"", "\"caf\\u00e9\"", "\"a/b\"",
+                                     "42",   "null"};
     const char *sku = inv_code("Ok.sku_");
     char body[2048], *name, *loc;
     struct http_resp r;
@@ -159,8 +159,10 @@ START_TEST(product_patch_rules)
     inv_expect(&r, 200);
     created = strdup(t_jstr(r.json, "updated_at", NULL));
     t_resp_free(&r);
-    req("PATCH", &r, "{\"name\":\"Renamed\",\"active\":false,\"min_shelf_life_days\":7,"
-                     "\"reorder_point\":100}", "/api/products/%lld/", p);
+    req("PATCH", &r,
+        "{\"name\":\"Renamed\",\"active\":false,\"min_shelf_life_days\":7,"
+        "\"reorder_point\":100}",
+        "/api/products/%lld/", p);
     inv_expect(&r, 200);
     ck_assert_str_eq(t_jstr(r.json, "name", NULL), "Renamed");
     ck_assert(YAJL_IS_FALSE(t_jget(r.json, "active", NULL)));
@@ -404,7 +406,8 @@ START_TEST(receive_rules)
 
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"%s\",\"expires_on\":\"%s\","
-             "\"quantity\":10}", p, w, code, inv_date(30));
+             "\"quantity\":10}",
+             p, w, code, inv_date(30));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     inv_expect(&r, 201);
     id = inv_int(r.json, "id", NULL);
@@ -422,7 +425,8 @@ START_TEST(receive_rules)
     /* the same code with another expiry */
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"%s\",\"expires_on\":\"%s\","
-             "\"quantity\":10}", p, w, code, inv_date(31));
+             "\"quantity\":10}",
+             p, w, code, inv_date(31));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     t_assert_error(&r, 409, "conflict");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "expires_on");
@@ -434,52 +438,59 @@ START_TEST(receive_rules)
 
         snprintf(body, sizeof body,
                  "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"%s\","
-                 "\"expires_on\":\"%s\",\"quantity\":1}", p, w2, code, inv_date(31));
+                 "\"expires_on\":\"%s\",\"quantity\":1}",
+                 p, w2, code, inv_date(31));
         inv_req("POST", "/api/lots/", body, NULL, &r);
         inv_expect(&r, 201);
         t_resp_free(&r);
     }
     /* two receipts: two ledger rows summing to on_hand */
     ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM movements WHERE lot_id = %lld AND kind = "
-                                 "'receive'", id),
-                     2);
-    ck_assert_int_eq(inv_sql_int("SELECT sum(on_hand_delta) FROM movements WHERE lot_id = %lld",
+                                 "'receive'",
                                  id),
-                     20);
+                     2);
+    ck_assert_int_eq(
+        inv_sql_int("SELECT sum(on_hand_delta) FROM movements WHERE lot_id = %lld", id), 20);
     /* references and values */
     snprintf(body, sizeof body,
              "{\"product_id\":999999999,\"warehouse_id\":%lld,\"lot_code\":\"x\","
-             "\"expires_on\":\"%s\",\"quantity\":1}", w, inv_date(5));
+             "\"expires_on\":\"%s\",\"quantity\":1}",
+             w, inv_date(5));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "product_id");
     t_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":999999999,\"lot_code\":\"x\","
-             "\"expires_on\":\"%s\",\"quantity\":1}", p, inv_date(5));
+             "\"expires_on\":\"%s\",\"quantity\":1}",
+             p, inv_date(5));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "warehouse_id");
     t_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"x\","
-             "\"expires_on\":\"2030-02-30\",\"quantity\":1}", p, w);
+             "\"expires_on\":\"2030-02-30\",\"quantity\":1}",
+             p, w);
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "expires_on");
     t_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"x\","
-             "\"expires_on\":\"30/01/2030\",\"quantity\":1}", p, w);
+             "\"expires_on\":\"30/01/2030\",\"quantity\":1}",
+             p, w);
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "expires_on");
     t_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"no good\","
-             "\"expires_on\":\"%s\",\"quantity\":1}", p, w, inv_date(5));
+             "\"expires_on\":\"%s\",\"quantity\":1}",
+             p, w, inv_date(5));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "lot_code");
     t_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"x\","
-             "\"expires_on\":\"%s\"}", p, w, inv_date(5));
+             "\"expires_on\":\"%s\"}",
+             p, w, inv_date(5));
     inv_req("POST", "/api/lots/", body, NULL, &r);
     assert_bad(&r, "quantity");
     t_resp_free(&r);
@@ -587,19 +598,21 @@ START_TEST(adjust_rules)
     t_resp_free(&r);
     /* the ledger: two adjustments with their reasons, summing to on_hand */
     ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM movements WHERE lot_id = %lld AND kind = "
-                                 "'adjust'", a),
+                                 "'adjust'",
+                                 a),
                      2);
     {
         char sql[160];
 
-        snprintf(sql, sizeof sql, "SELECT string_agg(reason, ',' ORDER BY id) FROM movements "
-                                  "WHERE kind = 'adjust' AND lot_id = %lld", a);
+        snprintf(sql, sizeof sql,
+                 "SELECT string_agg(reason, ',' ORDER BY id) FROM movements "
+                 "WHERE kind = 'adjust' AND lot_id = %lld",
+                 a);
         reason = t_sql(sql);
         ck_assert_str_eq(reason, "found a box,count");
         free(reason);
     }
-    ck_assert_int_eq(inv_sql_int("SELECT sum(on_hand_delta) FROM movements WHERE lot_id = %lld",
-                                 a),
+    ck_assert_int_eq(inv_sql_int("SELECT sum(on_hand_delta) FROM movements WHERE lot_id = %lld", a),
                      6);
     ck_assert_int_eq(inv_violations(), 0);
 }
@@ -705,8 +718,7 @@ static void assert_fresh(long long p, long long w, long long on_hand, long long 
     inv_stock(p, &r);
     ck_assert_msg(inv_int(r.json, "on_hand", NULL) == on_hand &&
                       inv_int(r.json, "reserved", NULL) == reserved,
-                  "after %s: %s; want on_hand %lld reserved %lld", what, r.body, on_hand,
-                  reserved);
+                  "after %s: %s; want on_hand %lld reserved %lld", what, r.body, on_hand, reserved);
     t_resp_free(&r);
     req("GET", &r, NULL, "/api/products/%lld/stock/?warehouse=%lld", p, w);
     ck_assert_msg(inv_int(r.json, "on_hand", NULL) == on_hand &&

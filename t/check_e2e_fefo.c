@@ -9,10 +9,13 @@
  * it sees nobody else's stock.
  */
 #include <check.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "inv.h"
 
@@ -199,8 +202,7 @@ START_TEST(shelf_life_from_product)
     }
     t_resp_free(&r);
     /* the larger of line (20) and product (10) */
-    order(&r, "{\"lines\":[{\"product_id\":%lld,\"quantity\":2,\"min_shelf_life_days\":20}]}",
-          p);
+    order(&r, "{\"lines\":[{\"product_id\":%lld,\"quantity\":2,\"min_shelf_life_days\":20}]}", p);
     inv_expect(&r, 201);
     {
         long long want[] = {d21, 2};
@@ -332,8 +334,10 @@ START_TEST(lines_by_sku)
     t_assert_error(&r, 400, "bad_request");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "lines[0].sku");
     t_resp_free(&r);
-    order(&r, "{\"lines\":[{\"product_id\":%lld,\"quantity\":1},{\"product_id\":999999999,"
-              "\"quantity\":1}]}", p);
+    order(&r,
+          "{\"lines\":[{\"product_id\":%lld,\"quantity\":1},{\"product_id\":999999999,"
+          "\"quantity\":1}]}",
+          p);
     t_assert_error(&r, 400, "bad_request");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "lines[1].product_id");
     t_resp_free(&r);
@@ -463,12 +467,13 @@ START_TEST(insufficient_leaves_stock_untouched)
     char *before, *after;
     struct http_resp s1, s2, r;
 
-    inv_lot(p, w, 3, 4);   /* short-dated for a 7-day rule */
+    inv_lot(p, w, 3, 4); /* short-dated for a 7-day rule */
     inv_lot(p, w, 30, 5);
     inv_stock(p, &s1);
     before = stock_state(p);
-    order(&r, "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":8,"
-              "\"min_shelf_life_days\":7}]}",
+    order(&r,
+          "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":8,"
+          "\"min_shelf_life_days\":7}]}",
           inv_code("ref"), p);
     t_assert_error(&r, 409, "insufficient_stock");
     ck_assert_int_eq(inv_len(t_jget(r.json, "error", "shortages", NULL)), 1);
@@ -490,7 +495,8 @@ START_TEST(insufficient_leaves_stock_untouched)
     free(before);
     free(after);
     ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM orders o JOIN order_lines ol ON "
-                                 "ol.order_id = o.id WHERE ol.product_id = %lld", p),
+                                 "ol.order_id = o.id WHERE ol.product_id = %lld",
+                                 p),
                      0);
 }
 END_TEST
@@ -520,12 +526,10 @@ START_TEST(line_two_failing_reserves_nothing)
     ck_assert_int_eq(inv_lot_col(a, "reserved"), 0);
     ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM orders WHERE external_ref = '%s'", ref), 0);
     /* the external_ref is still free */
-    order(&r, "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":4}]}", ref,
-          p);
+    order(&r, "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":4}]}", ref, p);
     inv_expect(&r, 201);
     t_resp_free(&r);
-    order(&r, "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":1}]}", ref,
-          p);
+    order(&r, "{\"external_ref\":\"%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":1}]}", ref, p);
     t_assert_error(&r, 409, "conflict");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "external_ref");
     t_resp_free(&r);
@@ -538,7 +542,7 @@ START_TEST(shortages_count_after_earlier_lines)
     long long p = inv_product(0), w = inv_warehouse();
     struct http_resp r;
 
-    inv_lot(p, w, 3, 4);    /* short-dated for a 7-day rule */
+    inv_lot(p, w, 3, 4); /* short-dated for a 7-day rule */
     inv_lot(p, w, 30, 5);
     /* line 1 (no rule) takes 2 of the short lot and nothing else; line 2
      * (7 days) could get 5, and 2 short-dated units remain; line 3 has
@@ -555,7 +559,8 @@ START_TEST(shortages_count_after_earlier_lines)
     assert_shortage(&r, 1, 3, p, 9, 2, 0);
     t_resp_free(&r);
     ck_assert_int_eq(inv_sql_int("SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = "
-                                 "%lld", p),
+                                 "%lld",
+                                 p),
                      0);
 }
 END_TEST
@@ -619,7 +624,7 @@ START_TEST(quarantine_moves_fefo_and_splits)
 
     o1 = new_order(p, 4, NULL);
     o2 = new_order(p, 2, NULL);
-    c = inv_lot(p, w, 40, 0 + 1);   /* later expiry: used only after b */
+    c = inv_lot(p, w, 40, 0 + 1); /* later expiry: used only after b */
     b = inv_lot(p, w, 20, 4);
     /* o1 (4) moves to b; o2 (2) gets b's last... none: c has 1, so o2
      * moves 1 to c and 1 stays on a */
@@ -701,8 +706,8 @@ START_TEST(quarantine_respects_warehouse_and_shelf)
         o2 = inv_int(x.json, "id", NULL);
         t_resp_free(&x);
     }
-    other_wh = inv_lot(p, w2, 35, 10);   /* wrong warehouse for o1 */
-    short_lot = inv_lot(p, w1, 15, 10);  /* too short for o2's 20 days */
+    other_wh = inv_lot(p, w2, 35, 10);  /* wrong warehouse for o1 */
+    short_lot = inv_lot(p, w1, 15, 10); /* too short for o2's 20 days */
     good = inv_lot(p, w1, 40, 10);
     patch_lot(a, "quarantined", &r);
     inv_expect(&r, 200);
@@ -710,14 +715,14 @@ START_TEST(quarantine_respects_warehouse_and_shelf)
     t_resp_free(&r);
     get_order(o1, &r);
     {
-        long long want[] = {short_lot, 2};   /* w1, earliest */
+        long long want[] = {short_lot, 2}; /* w1, earliest */
 
         assert_allocs(r.json, 0, 1, want);
     }
     t_resp_free(&r);
     get_order(o2, &r);
     {
-        long long want[] = {other_wh, 2};    /* any warehouse, > 20 days */
+        long long want[] = {other_wh, 2}; /* any warehouse, > 20 days */
 
         assert_allocs(r.json, 0, 1, want);
     }
@@ -758,12 +763,194 @@ START_TEST(release_past_date_is_conflict)
 }
 END_TEST
 
+START_TEST(expiry_job_moves_allocations)
+{
+    long long p = inv_product(0), w = inv_warehouse(), a = inv_lot(p, w, 10, 5), b, o1, o2;
+    struct http_resp r;
+    char sql[128];
+
+    o1 = new_order(p, 3, NULL);
+    o2 = new_order(p, 2, NULL);
+    b = inv_lot(p, w, 20, 3);
+    /* a's day comes (the job runs hourly; the date is moved here) */
+    snprintf(sql, sizeof sql, "UPDATE lots SET expires_on = current_date WHERE id = %lld", a);
+    free(t_sql(sql));
+    ck_assert_int_ge(inv_sql_int("SELECT bff_expire_lots()"), 1);
+    ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM lots WHERE id = %lld AND status = "
+                                 "'expired'",
+                                 a),
+                     1);
+    ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM movements WHERE lot_id = %lld AND kind = "
+                                 "'expire'",
+                                 a),
+                     1);
+    /* o1 (first by id) moved to b; o2 found b empty and stays */
+    get_order(o1, &r);
+    {
+        long long want[] = {b, 3};
+
+        assert_allocs(r.json, 0, 1, want);
+    }
+    t_resp_free(&r);
+    ck_assert_int_eq(inv_lot_col(a, "reserved"), 2);
+    ck_assert_int_eq(inv_violations(), 0);
+    /* idempotent: the expired lot is not touched again */
+    inv_sql_int("SELECT bff_expire_lots()");
+    ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM movements WHERE lot_id = %lld AND kind = "
+                                 "'expire'",
+                                 a),
+                     1);
+    /* o2's allocation on the expired lot blocks a plain ship */
+    {
+        char path[64];
+
+        snprintf(path, sizeof path, "/api/orders/%lld/ship/", o2);
+        inv_req("POST", path, NULL, NULL, &r);
+        t_assert_error(&r, 409, "conflict");
+        t_resp_free(&r);
+        snprintf(path, sizeof path, "/api/orders/%lld/cancel/", o2);
+        inv_req("POST", path, NULL, NULL, &r);
+        inv_expect(&r, 200);
+        t_resp_free(&r);
+        snprintf(path, sizeof path, "/api/orders/%lld/cancel/", o1);
+        inv_req("POST", path, NULL, NULL, &r);
+        inv_expect(&r, 200);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(inv_lot_col(a, "reserved"), 0);
+    ck_assert_int_eq(inv_violations(), 0);
+}
+END_TEST
+
+struct bg {
+    const char *method, *path, *body, *token;
+    struct http_resp r;
+};
+
+static void *bg_run(void *arg)
+{
+    struct bg *b = arg;
+    char auth[128];
+    const char *h[2] = {auth, NULL};
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", b->token);
+    t_http(b->method, b->path, h, b->body, strlen(b->body), &b->r);
+    return NULL;
+}
+
+/*
+ * Hold a stock write (method path body, by a fresh user) mid-transaction —
+ * a lock on its user's row makes its ledger row's foreign key wait — send
+ * a reservation of qty of product behind it, let the write finish, and
+ * return the reservation's 201 body in *ord (the write must answer want).
+ */
+static void write_then_reserve(const char *method, const char *path, const char *body, long want,
+                               long long product, long long qty, struct bg *ord)
+{
+    char tok_write[64], tok_order[64], obody[128], sql[128];
+    struct bg wr;
+    pthread_t t1, t2;
+    long long uid;
+    PGconn *h;
+    PGresult *r;
+
+    snprintf(tok_write, sizeof tok_write, "%s", t_token("*", &uid));
+    snprintf(tok_order, sizeof tok_order, "%s", t_token("*", NULL));
+    h = PQconnectdb(t_env("BFF_TEST_DATABASE_URL"));
+    ck_assert_int_eq(PQstatus(h), CONNECTION_OK);
+    PQclear(PQexec(h, "BEGIN"));
+    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE id = %lld FOR UPDATE", uid);
+    r = PQexec(h, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+
+    wr.method = method;
+    wr.path = path;
+    wr.body = body;
+    wr.token = tok_write;
+    ck_assert_int_eq(pthread_create(&t1, NULL, bg_run, &wr), 0);
+    usleep(300 * 1000); /* the write holds its locks now */
+    snprintf(obody, sizeof obody, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%lld}]}", product,
+             qty);
+    ord->method = "POST";
+    ord->path = "/api/orders/";
+    ord->body = obody;
+    ord->token = tok_order;
+    ck_assert_int_eq(pthread_create(&t2, NULL, bg_run, ord), 0);
+    usleep(300 * 1000); /* the reservation is behind it */
+    PQclear(PQexec(h, "COMMIT"));
+    PQfinish(h);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    inv_expect(&wr.r, want);
+    t_resp_free(&wr.r);
+    inv_expect(&ord->r, 201);
+}
+
+/*
+ * What makes a lot newly eligible while a reservation of its product
+ * arrives — a release from quarantine, a receipt — is seen by the
+ * reservation once it runs: it takes that lot first (it expires first).
+ * A reservation whose lot scan predated the write would skip it although
+ * the ledger says it was there (bffctl verify: fefo_order).
+ */
+START_TEST(release_seen_by_waiting_reservation)
+{
+    long long p = inv_product(0), w = inv_warehouse(), c, d;
+    char path[64];
+    struct bg ord;
+
+    c = inv_lot(p, w, 5, 4);
+    d = inv_lot(p, w, 30, 4);
+    {
+        struct http_resp x;
+
+        snprintf(path, sizeof path, "/api/lots/%lld/", c);
+        inv_req("PATCH", path, "{\"status\":\"quarantined\"}", NULL, &x);
+        inv_expect(&x, 200);
+        t_resp_free(&x);
+    }
+    write_then_reserve("PATCH", path, "{\"status\":\"available\"}", 200, p, 2, &ord);
+    {
+        long long want[] = {c, 2};
+
+        assert_allocs(ord.r.json, 0, 1, want);
+    }
+    t_resp_free(&ord.r);
+    ck_assert_int_eq(inv_lot_col(d, "reserved"), 0);
+}
+END_TEST
+
+START_TEST(receipt_seen_by_waiting_reservation)
+{
+    long long p = inv_product(0), w = inv_warehouse(), d = inv_lot(p, w, 30, 4), c;
+    char body[256];
+    struct bg ord;
+
+    snprintf(body, sizeof body,
+             "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"%s\","
+             "\"expires_on\":\"%s\",\"quantity\":4}",
+             p, w, inv_code("N"), inv_date(5));
+    write_then_reserve("POST", "/api/lots/", body, 201, p, 2, &ord);
+    c = inv_sql_int("SELECT max(id) FROM lots WHERE product_id = %lld", p);
+    ck_assert_int_ne(c, d);
+    {
+        long long want[] = {c, 2};
+
+        assert_allocs(ord.r.json, 0, 1, want);
+    }
+    t_resp_free(&ord.r);
+    ck_assert_int_eq(inv_lot_col(d, "reserved"), 0);
+    ck_assert_int_eq(inv_violations(), 0);
+}
+END_TEST
+
 /* ----------------------------------------------------------- limits */
 
 START_TEST(quantity_bounds)
 {
-    static const char *bad[] = {"0", "1000000001", "-1", "1.5", "\"3\"", "1e3", "null", "true",
-                                "9223372036854775808", "[1]"};
+    static const char *bad[] = {"0",    "1000000001",          "-1", "1.5", "\"3\"", "1e3", "null",
+                                "true", "9223372036854775808", "[1]"};
     long long p = inv_product(0), w = inv_warehouse();
     struct http_resp r;
     size_t i;
@@ -785,8 +972,10 @@ START_TEST(quantity_bounds)
         t_resp_free(&r);
     }
     /* the same rule on a later line names its index */
-    order(&r, "{\"lines\":[{\"product_id\":%lld,\"quantity\":1},{\"product_id\":%lld,"
-              "\"quantity\":0}]}", p, p);
+    order(&r,
+          "{\"lines\":[{\"product_id\":%lld,\"quantity\":1},{\"product_id\":%lld,"
+          "\"quantity\":0}]}",
+          p, p);
     t_assert_error(&r, 400, "bad_request");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "lines[1].quantity");
     t_resp_free(&r);
@@ -815,7 +1004,7 @@ START_TEST(quantity_bounds)
                                  p);
         sprintf(body + n, "]}");
         inv_req("POST", "/api/orders/", body, NULL, &r);
-        t_assert_error(&r, 409, "insufficient_stock");   /* all taken by now */
+        t_assert_error(&r, 409, "insufficient_stock"); /* all taken by now */
         t_resp_free(&r);
         free(body);
     }
@@ -923,6 +1112,9 @@ static Suite *make_e2e_fefo_suite(void)
     tcase_add_test(quar, quarantine_all_moved_empty_list);
     tcase_add_test(quar, quarantine_respects_warehouse_and_shelf);
     tcase_add_test(quar, release_past_date_is_conflict);
+    tcase_add_test(quar, expiry_job_moves_allocations);
+    tcase_add_test(quar, release_seen_by_waiting_reservation);
+    tcase_add_test(quar, receipt_seen_by_waiting_reservation);
     tcase_add_test(limits, quantity_bounds);
     tcase_add_test(limits, totals_do_not_overflow);
     suite_add_tcase(s, rule);

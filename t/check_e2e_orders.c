@@ -71,8 +71,8 @@ static void assert_conflict(const struct http_resp *r, const char *word)
 
     t_assert_error(r, 409, "conflict");
     msg = t_jstr(r->json, "error", "message", NULL);
-    ck_assert_msg(msg && strstr(msg, word), "message \"%s\" does not name \"%s\"",
-                  msg ? msg : "", word);
+    ck_assert_msg(msg && strstr(msg, word), "message \"%s\" does not name \"%s\"", msg ? msg : "",
+                  word);
 }
 
 static int json_is_true(yajl_val v)
@@ -93,8 +93,10 @@ START_TEST(reserve_confirm_ship)
     long long b = inv_lot(p, w, 20, 5), o;
     struct http_resp r;
 
-    post(&r, "/api/orders/", "{\"hold_seconds\":600,\"lines\":[{\"product_id\":%lld,"
-                             "\"quantity\":7}]}", p);
+    post(&r, "/api/orders/",
+         "{\"hold_seconds\":600,\"lines\":[{\"product_id\":%lld,"
+         "\"quantity\":7}]}",
+         p);
     inv_expect(&r, 201);
     o = inv_int(r.json, "id", NULL);
     ck_assert_ptr_nonnull(t_jstr(r.json, "reserved_until", NULL));
@@ -117,7 +119,8 @@ START_TEST(reserve_confirm_ship)
     ck_assert_int_eq(inv_lot_col(b, "on_hand"), 3);
     ck_assert_int_eq(inv_lot_col(b, "reserved"), 0);
     ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM movements WHERE order_id = %lld AND "
-                                 "kind = 'ship'", o),
+                                 "kind = 'ship'",
+                                 o),
                      2);
     inv_stock(p, &r);
     ck_assert_int_eq(inv_int(r.json, "on_hand", NULL), 3);
@@ -156,7 +159,8 @@ START_TEST(cancel_releases)
     ck_assert_int_eq(inv_lot_col(a, "reserved"), 0);
     ck_assert_int_eq(inv_lot_col(a, "on_hand"), 5);
     ck_assert_int_eq(inv_sql_int("SELECT coalesce(sum(reserved_delta), 0) FROM movements WHERE "
-                                 "lot_id = %lld", a),
+                                 "lot_id = %lld",
+                                 a),
                      0);
     ck_assert_int_eq(inv_violations(), 0);
 }
@@ -217,8 +221,10 @@ START_TEST(hold_runs_out)
     struct http_resp r;
     int i;
 
-    post(&r, "/api/orders/", "{\"hold_seconds\":1,\"lines\":[{\"product_id\":%lld,"
-                             "\"quantity\":2}]}", p);
+    post(&r, "/api/orders/",
+         "{\"hold_seconds\":1,\"lines\":[{\"product_id\":%lld,"
+         "\"quantity\":2}]}",
+         p);
     inv_expect(&r, 201);
     o = inv_int(r.json, "id", NULL);
     t_resp_free(&r);
@@ -261,10 +267,11 @@ START_TEST(picks_same_expiry_compliant)
     struct http_resp r;
     char body[256];
 
-    o = reserve(p, 3);   /* a x 3 */
+    o = reserve(p, 3); /* a x 3 */
     snprintf(body, sizeof body,
              "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":1},"
-             "{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}", b, a);
+             "{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}",
+             b, a);
     act(&r, o, "ship", body);
     inv_expect(&r, 200);
     ck_assert(json_is_true(t_jget(r.json, "fefo_compliant", NULL)));
@@ -287,7 +294,8 @@ START_TEST(picks_later_expiry_not_compliant)
     o = reserve(p, 3);
     snprintf(body, sizeof body,
              "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":2},"
-             "{\"line\":1,\"lot_id\":%lld,\"quantity\":1}]}", a, b);
+             "{\"line\":1,\"lot_id\":%lld,\"quantity\":1}]}",
+             a, b);
     act(&r, o, "ship", body);
     inv_expect(&r, 200);
     ck_assert(json_is_false(t_jget(r.json, "fefo_compliant", NULL)));
@@ -296,7 +304,7 @@ START_TEST(picks_later_expiry_not_compliant)
     ck_assert_int_eq(inv_lot_col(b, "on_hand"), 3);
     ck_assert_int_eq(inv_violations(), 0);
     /* shipping exactly the allocation by picks is compliant */
-    o = reserve(p, 2);   /* a x 2 */
+    o = reserve(p, 2); /* a x 2 */
     snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}", a);
     act(&r, o, "ship", body);
     inv_expect(&r, 200);
@@ -312,19 +320,25 @@ START_TEST(picks_must_cover_lines)
     struct http_resp r;
     char body[512];
 
-    post(&r, "/api/orders/", "{\"lines\":[{\"product_id\":%lld,\"quantity\":3},"
-                             "{\"product_id\":%lld,\"quantity\":2}]}", p, q);
+    post(&r, "/api/orders/",
+         "{\"lines\":[{\"product_id\":%lld,\"quantity\":3},"
+         "{\"product_id\":%lld,\"quantity\":2}]}",
+         p, q);
     inv_expect(&r, 201);
     o = inv_int(r.json, "id", NULL);
     t_resp_free(&r);
     /* too few, too many, a line missing, an empty list, a line not there */
-    snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":2},"
-                                "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}", a, c);
+    snprintf(body, sizeof body,
+             "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":2},"
+             "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}",
+             a, c);
     act(&r, o, "ship", body);
     t_assert_error(&r, 400, "bad_request");
     t_resp_free(&r);
-    snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":4},"
-                                "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}", a, c);
+    snprintf(body, sizeof body,
+             "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":4},"
+             "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}",
+             a, c);
     act(&r, o, "ship", body);
     t_assert_error(&r, 400, "bad_request");
     t_resp_free(&r);
@@ -339,15 +353,19 @@ START_TEST(picks_must_cover_lines)
     act(&r, o, "ship", "{\"picks\":null}");
     t_assert_error(&r, 400, "bad_request");
     t_resp_free(&r);
-    snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":3},"
-                                "{\"line\":2,\"lot_id\":%lld,\"quantity\":2},"
-                                "{\"line\":3,\"lot_id\":%lld,\"quantity\":1}]}", a, c, c);
+    snprintf(body, sizeof body,
+             "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":3},"
+             "{\"line\":2,\"lot_id\":%lld,\"quantity\":2},"
+             "{\"line\":3,\"lot_id\":%lld,\"quantity\":1}]}",
+             a, c, c);
     act(&r, o, "ship", body);
     t_assert_error(&r, 400, "bad_request");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "picks[2].line");
     t_resp_free(&r);
-    snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":999999999,\"quantity\":3},"
-                                "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}", c);
+    snprintf(body, sizeof body,
+             "{\"picks\":[{\"line\":1,\"lot_id\":999999999,\"quantity\":3},"
+             "{\"line\":2,\"lot_id\":%lld,\"quantity\":2}]}",
+             c);
     act(&r, o, "ship", body);
     t_assert_error(&r, 400, "bad_request");
     ck_assert_str_eq(t_jstr(r.json, "error", "field", NULL), "picks[0].lot_id");
@@ -361,9 +379,11 @@ START_TEST(picks_must_cover_lines)
     ck_assert_int_eq(inv_lot_col(a, "reserved"), 3);
     ck_assert_int_eq(inv_lot_col(a, "on_hand"), 10);
     /* two picks of one lot for a line add up */
-    snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":1},"
-                                "{\"line\":2,\"lot_id\":%lld,\"quantity\":2},"
-                                "{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}", a, c, a);
+    snprintf(body, sizeof body,
+             "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":1},"
+             "{\"line\":2,\"lot_id\":%lld,\"quantity\":2},"
+             "{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}",
+             a, c, a);
     act(&r, o, "ship", body);
     inv_expect(&r, 200);
     ck_assert(json_is_true(t_jget(r.json, "fefo_compliant", NULL)));
@@ -405,7 +425,7 @@ START_TEST(picks_from_ineligible_lots)
     o2 = reserve(p, 2);
     snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":3}]}", a);
     act(&r, o, "ship", body);
-    inv_expect(&r, 200);   /* its own 3 */
+    inv_expect(&r, 200); /* its own 3 */
     t_resp_free(&r);
     inv_lot(p, w, 25, 1);
     snprintf(body, sizeof body, "{\"picks\":[{\"line\":1,\"lot_id\":%lld,\"quantity\":2}]}", old);
@@ -441,7 +461,7 @@ START_TEST(stuck_allocation_needs_picks)
     act(&r, o, "ship", NULL);
     assert_conflict(&r, "quarantined");
     t_resp_free(&r);
-    act(&r, o, "confirm", NULL);   /* still open: confirm works */
+    act(&r, o, "confirm", NULL); /* still open: confirm works */
     inv_expect(&r, 200);
     t_resp_free(&r);
     act(&r, o, "ship", NULL);
@@ -501,7 +521,7 @@ START_TEST(idempotent_replay)
     ck_assert_str_eq(r1.body, r2.body);
     rid1 = t_header(&r1, "X-Request-Id");
     rid2 = t_header(&r2, "X-Request-Id");
-    ck_assert_str_ne(rid1, rid2);    /* the current request's id in the header */
+    ck_assert_str_ne(rid1, rid2); /* the current request's id in the header */
     free(rid1);
     free(rid2);
     ck_assert_int_eq(inv_lot_col(a, "reserved"), 2);
@@ -515,7 +535,7 @@ START_TEST(idempotent_replay)
     inv_req("POST", "/api/orders/", body, key, &r1);
     t_assert_error(&r1, 422, "idempotency_conflict");
     t_resp_free(&r1);
-    inv_req("POST", "/api/orders", body, key, &r1);   /* another concrete path */
+    inv_req("POST", "/api/orders", body, key, &r1); /* another concrete path */
     t_assert_error(&r1, 422, "idempotency_conflict");
     t_resp_free(&r1);
     inv_req("POST", "/api/warehouses/", "{\"code\":\"x\",\"name\":\"x\"}", key, &r1);
@@ -551,10 +571,20 @@ START_TEST(idempotent_4xx_is_stored)
     inv_req("POST", "/api/orders/", body, key, &r2);
     t_assert_error(&r2, 409, "insufficient_stock");
     ck_assert_str_eq(r1.body, r2.body);
+    /* the stored body keeps the first request's id; the header is this one's */
+    {
+        char *h1 = t_header(&r1, "X-Request-Id"), *h2 = t_header(&r2, "X-Request-Id");
+
+        ck_assert_str_eq(t_jstr(r2.json, "error", "request_id", NULL), h1);
+        ck_assert_str_ne(h1, h2);
+        free(h1);
+        free(h2);
+    }
     t_resp_free(&r1);
     t_resp_free(&r2);
     ck_assert_int_eq(inv_sql_int("SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = "
-                                 "%lld", p),
+                                 "%lld",
+                                 p),
                      0);
     /* transitions are POSTs too */
     {
@@ -694,7 +724,8 @@ START_TEST(idempotent_simultaneous_burst)
     /* exactly one reservation, whatever the interleaving */
     ck_assert_int_eq(inv_lot_col(a, "reserved"), 3);
     ck_assert_int_eq(inv_sql_int("SELECT count(DISTINCT order_id) FROM order_lines WHERE "
-                                 "product_id = %lld", p),
+                                 "product_id = %lld",
+                                 p),
                      1);
 }
 END_TEST

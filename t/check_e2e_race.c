@@ -30,18 +30,24 @@
 #define NPROD 3
 
 struct shared {
-    const char *url;       /* BFF_TEST_HTTP_URL */
-    const char *token;
+    const char *url; /* BFF_TEST_HTTP_URL */
+    char token[64];  /* orders.read orders.write */
+    char admin[64];  /* superuser, for the stock writer */
     long long product[NPROD];
-    int multi;             /* multi-line orders, cancels and ships */
+    long long chaos_lot[NPROD]; /* the lot the stock writer toggles */
+    long long warehouse;
+    int multi;         /* multi-line orders: confirm, cancel, ship some,
+                              while a stock writer works on the lots */
+    volatile int done; /* the clients have finished */
 };
 
 struct client {
     const struct shared *sh;
     unsigned seed;
-    int created, refused, s5xx, other, transport;
-    long long units[NPROD];      /* units of 201 orders still open */
-    long long shipped[NPROD];    /* units of the orders it shipped */
+    int created, refused, ship_refused, s5xx, other, transport;
+    long long units[NPROD];   /* units of 201 orders still open */
+    long long shipped[NPROD]; /* units of the orders it shipped */
+    long long added[NPROD];   /* the stock writer: units received/adjusted */
     char last_bad[512];
 };
 
@@ -61,8 +67,9 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* POST path body on c's handle; the status, 0 on a transport error. */
-static long post(CURL *h, struct client *c, const char *path, const char *body, struct sink *out)
+/* method path body on c's handle; the status, 0 on a transport error. */
+static long request(CURL *h, struct client *c, const char *method, const char *path,
+                    const char *body, struct sink *out)
 {
     char url[512];
     long status = 0;
@@ -71,6 +78,7 @@ static long post(CURL *h, struct client *c, const char *path, const char *body, 
     out->n = 0;
     out->buf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
     if (curl_easy_perform(h) != CURLE_OK) {
@@ -101,24 +109,84 @@ static long long order_id(const char *body)
     return p ? atoll(p + 1) : 0;
 }
 
+static long post(CURL *h, struct client *c, const char *path, const char *body, struct sink *out)
+{
+    return request(h, c, "POST", path, body, out);
+}
+
+/* A handle sending token's Authorization and JSON; *hl to free. */
+static CURL *handle(const char *token, struct curl_slist **hl)
+{
+    char auth[128];
+    CURL *h = curl_easy_init();
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    *hl = curl_slist_append(NULL, auth);
+    *hl = curl_slist_append(*hl, "Content-Type: application/json");
+    *hl = curl_slist_append(*hl, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 40L);
+    return h;
+}
+
+/*
+ * The stock writer of the multi-line race, while the clients order: per
+ * round, one product's chaos lot is quarantined (moving what it can) and
+ * released again, and a new lot is received and the chaos lot counted up
+ * in between — every kind of lot lock against the orders' locks.
+ */
+static void *writer_run(void *arg)
+{
+    struct client *c = arg;
+    const struct shared *sh = c->sh;
+    struct curl_slist *hl;
+    char body[512], path[128];
+    struct sink out;
+    CURL *h = handle(sh->admin, &hl);
+    int round;
+    long st;
+
+    for (round = 0; round < 400 && !sh->done; round++) {
+        int k = round % NPROD;
+
+        snprintf(path, sizeof path, "/api/lots/%lld/", sh->chaos_lot[k]);
+        if ((st = request(h, c, "PATCH", path, "{\"status\":\"quarantined\"}", &out)) != 200)
+            note_bad(c, st, out.buf);
+        snprintf(body, sizeof body,
+                 "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"CH%d-%d\","
+                 "\"expires_on\":\"%s\",\"quantity\":2}",
+                 sh->product[k], sh->warehouse, (int)getpid(), round,
+                 round % 2 ? "2099-01-01" : "2030-01-01");
+        if ((st = post(h, c, "/api/lots/", body, &out)) == 201 || st == 200)
+            c->added[k] += 2;
+        else
+            note_bad(c, st, out.buf);
+        snprintf(path, sizeof path, "/api/lots/%lld/adjust/", sh->chaos_lot[k]);
+        if ((st = post(h, c, path, "{\"delta\":1,\"reason\":\"race count\"}", &out)) == 200)
+            c->added[k] += 1;
+        else
+            note_bad(c, st, out.buf);
+        snprintf(path, sizeof path, "/api/lots/%lld/", sh->chaos_lot[k]);
+        if ((st = request(h, c, "PATCH", path, "{\"status\":\"available\"}", &out)) != 200)
+            note_bad(c, st, out.buf);
+        usleep(2000);
+    }
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
 static void *client_run(void *arg)
 {
     struct client *c = arg;
     const struct shared *sh = c->sh;
-    struct curl_slist *hl = NULL;
-    char auth[128], body[1024], path[128];
+    struct curl_slist *hl;
+    char body[1024], path[128];
     struct sink out;
-    CURL *h = curl_easy_init();
+    CURL *h = handle(sh->token, &hl);
     int i;
 
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", sh->token);
-    hl = curl_slist_append(hl, auth);
-    hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, "Expect:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 40L);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
     for (i = 0; i < ORDERS; i++) {
         long long q[NPROD] = {0, 0, 0};
         int order[NPROD] = {0, 1, 2}, nlines, k;
@@ -154,11 +222,17 @@ static void *client_run(void *arg)
             int fate = sh->multi ? (int)(rand_r(&c->seed) % 4) : 0;
 
             c->created++;
-            if (fate == 1 || fate == 2) {   /* cancel, or ship, right away */
+            if (fate > 0) { /* cancel, ship or confirm right away */
                 snprintf(path, sizeof path, "/api/orders/%lld/%s/", id,
-                         fate == 1 ? "cancel" : "ship");
+                         fate == 1   ? "cancel"
+                         : fate == 2 ? "ship"
+                                     : "confirm");
                 st = post(h, c, path, "", &out);
-                if (st != 200) {
+                if (st == 409 && fate == 2 && strstr(out.buf, "\"conflict\"")) {
+                    /* an allocation caught on the writer's quarantined lot */
+                    c->ship_refused++;
+                    fate = 0;
+                } else if (st != 200) {
                     note_bad(c, st, out.buf);
                     fate = 0;
                 }
@@ -182,7 +256,7 @@ static void *client_run(void *arg)
 
 /* Lots of the race: per product, several lots in two warehouses, plus an
  * expired and a quarantined one that must stay untouched. Returns the
- * free units of each product. */
+ * free units of each product; the second lot is the writer's chaos lot. */
 static void make_stock(struct shared *sh, long long *stock)
 {
     static const int days[] = {12, 4, 30, 4, 18};
@@ -197,12 +271,16 @@ static void make_stock(struct shared *sh, long long *stock)
 
         sh->product[i] = p;
         stock[i] = 0;
+        sh->warehouse = w1;
         for (k = 0; k < 5; k++) {
-            inv_lot(p, k % 2 ? w2 : w1, days[k] + i, 2 * qty[k] * (i + 1));
+            long long id = inv_lot(p, k % 2 ? w2 : w1, days[k] + i, 2 * qty[k] * (i + 1));
+
+            if (k == 1)
+                sh->chaos_lot[i] = id;
             stock[i] += 2 * qty[k] * (i + 1);
         }
-        inv_lot(p, w1, -3, 50);               /* expired on receipt */
-        q = inv_lot(p, w2, 2, 50);            /* quarantined */
+        inv_lot(p, w1, -3, 50);    /* expired on receipt */
+        q = inv_lot(p, w2, 2, 50); /* quarantined */
         snprintf(path, sizeof path, "/api/lots/%lld/", q);
         inv_req("PATCH", path, "{\"status\":\"quarantined\"}", NULL, &r);
         inv_expect(&r, 200);
@@ -210,26 +288,35 @@ static void make_stock(struct shared *sh, long long *stock)
     }
 }
 
+/* CLIENTS ordering threads (and, for multi, the stock writer in
+ * c[CLIENTS]) until every order is sent. */
 static void race(struct shared *sh, struct client *c)
 {
-    pthread_t t[CLIENTS];
+    pthread_t t[CLIENTS + 1];
     int i;
 
-    for (i = 0; i < CLIENTS; i++) {
+    sh->done = 0;
+    for (i = 0; i <= CLIENTS; i++) {
         memset(&c[i], 0, sizeof c[i]);
         c[i].sh = sh;
         c[i].seed = (unsigned)(i * 7919 + getpid());
-        ck_assert_int_eq(pthread_create(&t[i], NULL, client_run, &c[i]), 0);
     }
     for (i = 0; i < CLIENTS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, client_run, &c[i]), 0);
+    if (sh->multi)
+        ck_assert_int_eq(pthread_create(&t[CLIENTS], NULL, writer_run, &c[CLIENTS]), 0);
+    for (i = 0; i < CLIENTS; i++)
         pthread_join(t[i], NULL);
+    sh->done = 1;
+    if (sh->multi)
+        pthread_join(t[CLIENTS], NULL);
 }
 
 /* Assert what every race must leave: no 5xx, no transport error, no
  * unexpected answer, the invariants, a clean `bffctl verify`. Returns the
  * number of 201s. */
 static int assert_clean(const struct shared *sh, const struct client *c, long long *units,
-                        long long *shipped)
+                        long long *shipped, long long *added)
 {
     int i, k, created = 0, refused = 0, s5xx = 0, other = 0, transport = 0;
     const char *bad = NULL;
@@ -237,8 +324,8 @@ static int assert_clean(const struct shared *sh, const struct client *c, long lo
     int rc;
 
     for (k = 0; k < NPROD; k++)
-        units[k] = shipped[k] = 0;
-    for (i = 0; i < CLIENTS; i++) {
+        units[k] = shipped[k] = added[k] = 0;
+    for (i = 0; i <= CLIENTS; i++) {
         created += c[i].created;
         refused += c[i].refused;
         s5xx += c[i].s5xx;
@@ -249,6 +336,7 @@ static int assert_clean(const struct shared *sh, const struct client *c, long lo
         for (k = 0; k < NPROD; k++) {
             units[k] += c[i].units[k];
             shipped[k] += c[i].shipped[k];
+            added[k] += c[i].added[k];
         }
     }
     ck_assert_msg(s5xx == 0 && other == 0 && transport == 0,
@@ -257,9 +345,9 @@ static int assert_clean(const struct shared *sh, const struct client *c, long lo
     ck_assert_int_eq(created + refused, CLIENTS * ORDERS);
     ck_assert_msg(refused > 0, "demand should exceed the stock (%d refused)", refused);
     for (k = 0; k < NPROD; k++) {
-        ck_assert_int_eq(inv_sql_int("SELECT sum(reserved) FROM lots WHERE product_id = %lld",
-                                     sh->product[k]),
-                         units[k]);
+        ck_assert_int_eq(
+            inv_sql_int("SELECT sum(reserved) FROM lots WHERE product_id = %lld", sh->product[k]),
+            units[k]);
         ck_assert_int_eq(inv_sql_int("SELECT count(*) FROM lots WHERE product_id = %lld AND "
                                      "(reserved > on_hand OR reserved < 0)",
                                      sh->product[k]),
@@ -280,17 +368,17 @@ static int assert_clean(const struct shared *sh, const struct client *c, long lo
 START_TEST(race_single_line)
 {
     struct shared sh;
-    struct client c[CLIENTS];
-    long long stock[NPROD], units[NPROD], shipped[NPROD];
+    struct client c[CLIENTS + 1];
+    long long stock[NPROD], units[NPROD], shipped[NPROD], added[NPROD];
     int k;
 
     memset(&sh, 0, sizeof sh);
     sh.url = t_env("BFF_TEST_HTTP_URL");
-    sh.token = inv_login("orders.read orders.write");
-    inv_login("*");
+    snprintf(sh.token, sizeof sh.token, "%s", inv_login("orders.read orders.write"));
+    snprintf(sh.admin, sizeof sh.admin, "%s", inv_login("*"));
     make_stock(&sh, stock);
     race(&sh, c);
-    assert_clean(&sh, c, units, shipped);
+    assert_clean(&sh, c, units, shipped, added);
     for (k = 0; k < NPROD; k++) {
         long long left = stock[k] - units[k];
 
@@ -312,26 +400,31 @@ END_TEST
 START_TEST(race_multi_line_lock_order)
 {
     struct shared sh;
-    struct client c[CLIENTS];
-    long long stock[NPROD], units[NPROD], shipped[NPROD];
-    int k;
+    struct client c[CLIENTS + 1];
+    long long stock[NPROD], units[NPROD], shipped[NPROD], added[NPROD];
+    int k, i, ship_refused = 0;
 
     memset(&sh, 0, sizeof sh);
     sh.url = t_env("BFF_TEST_HTTP_URL");
-    sh.token = inv_login("orders.read orders.write");
+    snprintf(sh.token, sizeof sh.token, "%s", inv_login("orders.read orders.write"));
+    snprintf(sh.admin, sizeof sh.admin, "%s", inv_login("*"));
     sh.multi = 1;
-    inv_login("*");
     make_stock(&sh, stock);
     race(&sh, c);
-    assert_clean(&sh, c, units, shipped);
+    assert_clean(&sh, c, units, shipped, added);
+    for (i = 0; i < CLIENTS; i++)
+        ship_refused += c[i].ship_refused;
     for (k = 0; k < NPROD; k++) {
         long long on_hand = inv_sql_int("SELECT sum(on_hand) FROM lots WHERE product_id = %lld "
                                         "AND status = 'available'",
                                         sh.product[k]);
 
-        ck_assert_int_eq(on_hand, stock[k] - shipped[k]);
-        ck_assert_int_le(units[k] + shipped[k], stock[k]);
+        ck_assert_msg(added[k] > 0, "the stock writer did nothing for product %d", k);
+        ck_assert_int_eq(on_hand, stock[k] + added[k] - shipped[k]);
+        ck_assert_int_le(units[k] + shipped[k], stock[k] + added[k]);
     }
+    /* ship refusals only come from the writer's quarantines */
+    ck_assert_int_lt(ship_refused, CLIENTS * ORDERS / 4);
 }
 END_TEST
 
@@ -348,24 +441,33 @@ static void assert_verify_clean(void)
     char *out = NULL;
     int rc = verify(&out);
 
-    ck_assert_msg(rc == 0 && strstr(out, "verify: 0 violations"), "verify exited %d:\n%s", rc,
-                  out);
+    ck_assert_msg(rc == 0 && strstr(out, "verify: 0 violations"), "verify exited %d:\n%s", rc, out);
     free(out);
 }
 
-/* verify fails, and its output holds every one of the strings given. */
-static void assert_verify_finds(const char *what, ...)
+/*
+ * Corrupt (SQL), run verify, repair (SQL; NULL: none) — the repair comes
+ * before any assertion, so a failure never leaves the shared database
+ * broken for the suites after this one — then assert verify failed and
+ * said every one of the strings given.
+ */
+static void assert_verify_finds(const char *what, const char *corrupt, const char *repair, ...)
 {
     char *out = NULL;
     const char *s;
     va_list ap;
-    int rc = verify(&out);
+    int rc;
 
+    if (corrupt)
+        free(t_sql(corrupt));
+    rc = verify(&out);
+    if (repair)
+        free(t_sql(repair));
     ck_assert_msg(rc == 1, "verify exited %d after %s:\n%s", rc, what, out);
-    va_start(ap, what);
+    va_start(ap, repair);
     while ((s = va_arg(ap, const char *)) != NULL)
-        ck_assert_msg(strstr(out, s) != NULL, "after %s verify does not say \"%s\":\n%s", what,
-                      s, out);
+        ck_assert_msg(strstr(out, s) != NULL, "after %s verify does not say \"%s\":\n%s", what, s,
+                      out);
     va_end(ap);
     free(out);
 }
@@ -409,7 +511,7 @@ static void sql(const char *fmt, ...)
 START_TEST(verify_reports_corruption)
 {
     long long p = inv_product(0), w = inv_warehouse(), a, b, o, at;
-    char subject[64];
+    char subject[64], bad[512], fix[512];
 
     inv_login("*");
     a = inv_lot(p, w, 10, 10);
@@ -417,32 +519,48 @@ START_TEST(verify_reports_corruption)
     assert_verify_clean();
 
     /* a lot's reserved that no allocation explains */
-    sql("UPDATE lots SET reserved = 2 WHERE id = %lld", a);
+    snprintf(bad, sizeof bad, "UPDATE lots SET reserved = 2 WHERE id = %lld", a);
+    snprintf(fix, sizeof fix, "UPDATE lots SET reserved = 0 WHERE id = %lld", a);
     snprintf(subject, sizeof subject, "lot %lld:", a);
-    assert_verify_finds("reserved drift", "VIOLATION reserved_vs_allocations", subject,
+    assert_verify_finds("reserved drift", bad, fix, "VIOLATION reserved_vs_allocations", subject,
                         "VIOLATION reserved_vs_ledger", NULL);
-    sql("UPDATE lots SET reserved = 0 WHERE id = %lld", a);
     /* on_hand the ledger does not explain */
-    sql("UPDATE lots SET on_hand = 11 WHERE id = %lld", a);
-    assert_verify_finds("on_hand drift", "VIOLATION on_hand_vs_ledger", subject, NULL);
-    sql("UPDATE lots SET on_hand = 10 WHERE id = %lld", a);
+    snprintf(bad, sizeof bad, "UPDATE lots SET on_hand = 11 WHERE id = %lld", a);
+    snprintf(fix, sizeof fix, "UPDATE lots SET on_hand = 10 WHERE id = %lld", a);
+    assert_verify_finds("on_hand drift", bad, fix, "VIOLATION on_hand_vs_ledger", subject, NULL);
     assert_verify_clean();
 
     /* a reservation that skipped the earlier lot: moved, ledger and all,
-     * from a to b as a buggy reservation would have made it */
+     * from a to b as a buggy reservation would have made it; then the
+     * line's shelf-life rule as applied, broken. Cancelling the order
+     * (closed orders are history) is the repair. */
     o = order_of(p, 3);
     sql("INSERT INTO movements (lot_id, kind, reserved_delta, order_id) VALUES "
-        "(%lld, 'release', -3, %lld), (%lld, 'reserve', 3, %lld)", a, o, b, o);
+        "(%lld, 'release', -3, %lld), (%lld, 'reserve', 3, %lld)",
+        a, o, b, o);
     sql("UPDATE allocations SET lot_id = %lld WHERE order_id = %lld", b, o);
     sql("UPDATE lots SET reserved = reserved - 3 WHERE id = %lld", a);
     sql("UPDATE lots SET reserved = reserved + 3 WHERE id = %lld", b);
-    ck_assert_int_eq(inv_violations(), 0);    /* the plain invariants hold */
     snprintf(subject, sizeof subject, "order %lld line 1", o);
-    assert_verify_finds("a FEFO skip", "VIOLATION fefo_order", subject, NULL);
-    /* the line's shelf-life rule as applied, broken */
-    sql("UPDATE order_lines SET shelf_days = 25 WHERE order_id = %lld", o);
-    assert_verify_finds("a shelf-life breach", "VIOLATION allocation_rule", subject, NULL);
-    cancel(o);   /* closed orders are history */
+    {
+        long long plain = inv_violations(); /* the plain invariants hold */
+        char *out = NULL;
+        int rc1, rc2;
+        char *out2 = NULL;
+
+        rc1 = verify(&out);
+        sql("UPDATE order_lines SET shelf_days = 25 WHERE order_id = %lld", o);
+        rc2 = verify(&out2);
+        cancel(o);
+        ck_assert_int_eq(plain, 0);
+        ck_assert_msg(rc1 == 1 && strstr(out, "VIOLATION fefo_order") && strstr(out, subject),
+                      "a FEFO skip: verify exited %d:\n%s", rc1, out);
+        ck_assert_msg(rc2 == 1 && strstr(out2, "VIOLATION allocation_rule") &&
+                          strstr(out2, subject),
+                      "a shelf-life breach: verify exited %d:\n%s", rc2, out2);
+        free(out);
+        free(out2);
+    }
     assert_verify_clean();
 
     /* a reservation on a lot that was quarantined at the time */
@@ -450,10 +568,16 @@ START_TEST(verify_reports_corruption)
     at = inv_sql_int("SELECT min(id) FROM movements WHERE order_id = %lld", o);
     sql("INSERT INTO lot_status_changes (id, lot_id, status) VALUES (%lld, %lld, 'quarantined')",
         at - 1, a);
-    snprintf(subject, sizeof subject, "order %lld:", o);
-    assert_verify_finds("a quarantined reservation", "VIOLATION reserved_ineligible", subject,
-                        "quarantined", NULL);
-    cancel(o);
+    {
+        char *out = NULL;
+        int rc = verify(&out);
+
+        cancel(o);
+        snprintf(subject, sizeof subject, "reserved_ineligible order %lld:", o);
+        ck_assert_msg(rc == 1 && strstr(out, subject) && strstr(out, "quarantined"),
+                      "a quarantined reservation: verify exited %d:\n%s", rc, out);
+        free(out);
+    }
     assert_verify_clean();
 
     /* allowed: an allocation quarantine could not move is a warning */
@@ -468,10 +592,10 @@ START_TEST(verify_reports_corruption)
         inv_expect(&r, 200);
         t_resp_free(&r);
         rc = verify(&out);
+        cancel(o2);
         snprintf(subject, sizeof subject, "warning stuck_allocation order %lld line 1", o2);
         ck_assert_msg(rc == 0 && strstr(out, subject), "verify exited %d:\n%s", rc, out);
         free(out);
-        cancel(o2);
     }
     assert_verify_clean();
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # single quotes: bash -c scripts take "$1"
 #
 # t/check_ops_backup.sh — scripts/backup.sh and scripts/restore.sh against
 # the test stack: a backup restored into a fresh database has every table
@@ -71,7 +72,7 @@ t_check "its name is bff_YYYYmmdd_HHMMSS.dump.gz" \
 t_check "no temporary file is left in the backup directory" \
     bash -c '[[ -z $(find "$1" -name ".bff_*") ]]' _ "$bdir"
 t_check "gunzip -t accepts it" gunzip -t "$file"
-t_check "pg_restore --list reads it" bash -c 'gunzip -c "$1" | pg_restore --list | grep -q "TABLE DATA public products"' _ "$file"
+t_check "pg_restore --list reads it" bash -c '{ gunzip -c "$1" || true; } | pg_restore --list | grep -q "TABLE DATA public products"' _ "$file"
 t_check "the backup log reports the three checks" grep -q 'check 3/3' "$T_TMP/backup.err"
 ntables=$(grep -c . <<<"$(grep -v '^seq:' <<<"$before")")
 t_check "the source has tables with rows ($ntables tables)" test "$ntables" -gt 5

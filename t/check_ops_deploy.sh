@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034 # bash -c scripts take "$1"; STACK_* are read by stack.sh
 #
 # t/check_ops_deploy.sh — scripts/deploy.sh and scripts/rollback.sh on a
 # stack of their own: releases under a temp prefix, nginx (rendered from
@@ -40,14 +41,16 @@ git -C "$R" tag v2
 t_check "repository with v1 ($V1) and v2 ($V2)" test -n "$V1" -a "$(git -C "$R" rev-parse v1)" != "$(git -C "$R" rev-parse v2)"
 
 # ---- nginx of its own, a database of its own -------------------------------
-# shellcheck source=../scripts/lib/stack.sh
+# shellcheck source=/dev/null
 . "$T_SRC/scripts/lib/stack.sh"
 PGPORT=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$BFF_TEST_DATABASE_URL")
-STACK_SRCDIR=$T_SRC
-STACK_BUILDDIR=$T_BUILD
-STACK_HTTP_PORT=$(stack_free_port)
-STACK_PG_PORT=$PGPORT
-STACK_REDIS_PORT=1
+{
+    STACK_SRCDIR=$T_SRC
+    STACK_BUILDDIR=$T_BUILD
+    STACK_HTTP_PORT=$(stack_free_port)
+    STACK_PG_PORT=$PGPORT
+    STACK_REDIS_PORT=1
+}
 S=$T_TMP/s
 (stack_init "$S" test) || exit 1
 stack_load "$S"
@@ -93,6 +96,7 @@ current() { basename "$(readlink "$P/current")"; }
 echo "# deploy v1"
 t_rc "scripts/deploy.sh v1" 0 ops "$DEPLOY" v1
 REL1=$(tail -n 1 "$T_TMP/out")
+t_note "deploy v1 took ${SECONDS}s since the start"
 t_eq "it printed the release directory, which current points at" "$(basename "$REL1")" "$(current)"
 t_check "the release is named <UTC timestamp>-<commit>" \
     bash -c '[[ $1 =~ ^[0-9]{14}-[0-9a-f]{12}$ ]]' _ "$(current)"
@@ -104,7 +108,7 @@ t_check "bff.sock is a symlink to the pool's own socket" \
 POOL1=$S/run/$(readlink "$S/run/bff.sock")
 POOL1=${POOL1%.sock}.pid
 PIDS1=$(cat "$POOL1")
-t_eq "the pool runs BFF_FCGI_PROCS=2 processes" 2 "$(wc -l <"$POOL1")"
+t_eq "the pool runs BFF_FCGI_PROCS=2 processes" 2 "$(grep -c . "$POOL1")"
 t_eq "migrations of v1 applied" "" "$(t_psql "host=127.0.0.1 port=$PGPORT dbname=$DBNAME user=bff" \
     "SELECT to_regclass('deploy_test_v2')")"
 
@@ -125,6 +129,8 @@ load()
         v=-
         [[ $body =~ \"version\":\"([^\"]*)\" ]] && v=${BASH_REMATCH[1]}
         printf '%s %s\n' "$code" "$v" >>"$T_TMP/load.$n"
+        # Paced, so that the builds of deploy.sh keep the CPUs.
+        sleep 0.05
     done
 }
 LOADERS=()
@@ -139,6 +145,7 @@ sleep 1
 echo "# deploy v2 under load"
 t_rc "scripts/deploy.sh v2" 0 ops "$DEPLOY" v2
 REL2=$(tail -n 1 "$T_TMP/out")
+t_note "deploy v2 done at ${SECONDS}s"
 t_eq "current points at the v2 release" "$(basename "$REL2")" "$(current)"
 t_eq "nginx serves v2" "$V2" "$(version)"
 t_eq "v2's migration ran" deploy_test_v2 "$(t_psql "host=127.0.0.1 port=$PGPORT dbname=$DBNAME user=bff" \
@@ -171,6 +178,7 @@ wait "${LOADERS[@]}" 2>/dev/null
 total=$(cat "$T_TMP"/load.* | wc -l)
 failed=$(cat "$T_TMP"/load.* | grep -vc '^200 ')
 t_check "the load loop made requests throughout ($total)" test "$total" -gt 100
+t_note "rollback done at ${SECONDS}s"
 t_eq "no request failed during deploy and rollback" 0 "$failed"
 [[ $failed -eq 0 ]] || cat "$T_TMP"/load.* | grep -v '^200 ' | sort | uniq -c | head | sed 's/^/#      /'
 t_check "the clients saw v1, then v2, then v1 again" \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # single quotes: bash -c scripts take "$1"
 #
 # t/check_ops_logs.sh — scripts/log_cleanup.sh gzips and deletes exactly the
 # right files (dated with touch -d) and runs bffctl clearsessions;
@@ -33,7 +34,7 @@ mk application.log-20200101.gz '-45 days'  # logrotate's name: deleted
 mk application.log.3.gz '-35 days'     # logrotate's numbered name: deleted
 mk notes.txt '-90 days'                # not a log: kept
 mk other.gz '-90 days'                 # not a log: kept
-sleep 600 <"$L/held.log" &
+tail -f "$L/held.log" >/dev/null 2>&1 &
 holder=$!
 t_on_exit "kill $holder 2>/dev/null"
 touch -d '-10 days' "$L/held.log"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char token[64];
@@ -68,10 +69,23 @@ const char *inv_date(int days)
 const char *inv_code(const char *prefix)
 {
     static char ring[8][64];
-    static unsigned n, seq;
+    static unsigned n, seq, salt;
+    static int pid;
     char *out = ring[n++ % 8];
 
-    snprintf(out, 64, "%s%d-%u", prefix, (int)getpid(), ++seq);
+    /* pid + a random salt: unique within the run and across runs on one
+     * database, whatever pids are reused */
+    if (pid != (int)getpid()) {
+        FILE *f = fopen("/dev/urandom", "r");
+
+        pid = (int)getpid();
+        if (f == NULL || fread(&salt, sizeof salt, 1, f) != 1)
+            salt = (unsigned)time(NULL);
+        if (f)
+            fclose(f);
+        salt &= 0xfffff;
+    }
+    snprintf(out, 64, "%s%d%05x-%u", prefix, pid, salt, ++seq);
     return out;
 }
 
@@ -87,8 +101,8 @@ long long inv_product(int shelf)
     long long id;
 
     inv_reqf("POST", "/api/products/", &r,
-             "{\"sku\":\"%s\",\"name\":\"Test product\",\"min_shelf_life_days\":%d}",
-             inv_code("P"), shelf);
+             "{\"sku\":\"%s\",\"name\":\"Test product\",\"min_shelf_life_days\":%d}", inv_code("P"),
+             shelf);
     inv_expect(&r, 201);
     id = inv_int(r.json, "id", NULL);
     t_resp_free(&r);

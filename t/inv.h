@@ -47,8 +47,8 @@ long long inv_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 long long inv_violations(void);
 
 /* JSON access. */
-yajl_val inv_at(yajl_val arr, size_t i);        /* NULL when out of range */
-size_t inv_len(yajl_val arr);                    /* 0 when not an array */
+yajl_val inv_at(yajl_val arr, size_t i); /* NULL when out of range */
+size_t inv_len(yajl_val arr);            /* 0 when not an array */
 /* The integer at the path, failing the test when absent. */
 long long inv_int(yajl_val v, ...);
 

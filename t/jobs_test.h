@@ -8,7 +8,8 @@
 #define BFF_JOBS_TEST_H
 
 #define T_EFFECTS_DDL                                                                       \
-    "BEGIN; SELECT pg_advisory_xact_lock(727001);"                                          \
+    "BEGIN; SET LOCAL client_min_messages = warning;"                                      \
+    " SELECT pg_advisory_xact_lock(727001);"                                          \
     " CREATE TABLE IF NOT EXISTS job_test_effects (job_id bigint NOT NULL,"                 \
     "   kind text NOT NULL, attempt integer NOT NULL, worker text,"                         \
     "   at timestamptz NOT NULL DEFAULT clock_timestamp());"                                \

@@ -10,6 +10,7 @@ T_FAIL=0
 T_SKIP=0
 T_NAME=${0##*/}
 T_SRC=${BFF_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd -P)}
+# shellcheck disable=SC2034 # for the tests that source this
 T_BUILD=${BFF_TEST_BUILDDIR:-$T_SRC}
 T_TMP=
 T_CLEANUPS=()

@@ -232,7 +232,9 @@
 
   function figure(kind, key, label, value, opts) {
     const o = opts || {};
-    return el('div', { class: 'card figure' + (o.strong ? ' strong' : ''), ['data-' + kind]: key },
+    const long = fmtNumber(value, o.fmt).length > 9; /* billions: a smaller font, not a wrap */
+    return el('div', { class: 'card figure' + (o.strong ? ' strong' : '') + (long ? ' long' : ''),
+                       ['data-' + kind]: key },
       el('div', { class: 'label' }, label),
       el('div', { class: 'value', 'data-value': value === null ? '' : String(value) },
         fmtNumber(value, o.fmt), o.unit ? el('span', { class: 'unit' }, o.unit) : null));

@@ -25,7 +25,6 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
-#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -383,7 +382,7 @@ static int worker_main(const struct opts *o, pid_t parent, const sigset_t *orig)
     sigdelset(&w.waitmask, SIGTERM);
     sigdelset(&w.waitmask, SIGINT);
     sigdelset(&w.waitmask, SIGALRM);
-    bff_jobs_worker_id(w.id, sizeof w.id);
+    bff_jobs_worker_id(0, w.id, sizeof w.id);
     bff_db_init(&w.db, &bff_cfg, bff_cfg.database_url);
     bff_db_set_application_name(&w.db, "bff-worker");
     bff_cache_init(&w.cache, &bff_cfg);
@@ -454,16 +453,6 @@ struct child {
     int64_t restart_at;    /* 0: no restart pending */
 };
 
-static void id_of(pid_t pid, char *out, size_t n)
-{
-    char host[64];
-
-    if (gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
-    snprintf(out, n, "%s:%ld", host, (long)pid);
-}
-
 static int spawn(struct child *c, const struct opts *o, const sigset_t *orig)
 {
     pid_t parent = getpid(), pid = fork();
@@ -478,7 +467,7 @@ static int spawn(struct child *c, const struct opts *o, const sigset_t *orig)
     c->pid = pid;
     c->started_ms = bff_now_ms();
     c->restart_at = 0;
-    id_of(pid, c->id, sizeof c->id);
+    bff_jobs_worker_id((long)pid, c->id, sizeof c->id);
     bff_log_info(NULL, "worker process started", "worker", c->id);
     return 0;
 }

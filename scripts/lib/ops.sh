@@ -18,7 +18,8 @@
 #   BFF_RUN_DIR     /run/bff — pool sockets and pid files (no-systemd mode)
 #   BFF_URL         http://127.0.0.1:8000 — nginx in front of bff
 #   BFF_BFFCTL      bffctl to run (default: $BFF_PREFIX/current/bin/bffctl,
-#                   else bffctl on PATH, else ctl/bffctl of this checkout)
+#                   else bffctl on PATH, else ctl/bffctl of this checkout,
+#                   else the bin/bffctl of the release these scripts are in)
 
 OPS_PROG=${0##*/}
 OPS_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -102,8 +103,11 @@ ops_defaults()
 ops_bffctl()
 {
     local c
+    # A release installs these scripts in PREFIX/share/bff/scripts: its own
+    # bffctl is ../../bin/bffctl from there.
     for c in "${BFF_BFFCTL:-}" "${BFF_PREFIX:-/opt/bff}/current/bin/bffctl" \
-        "$(command -v bffctl 2>/dev/null || true)" "$OPS_SRCDIR/ctl/bffctl"; do
+        "$(command -v bffctl 2>/dev/null || true)" "$OPS_SRCDIR/ctl/bffctl" \
+        "$OPS_SRCDIR/../../bin/bffctl"; do
         if [[ -n $c && -x $c ]]; then
             printf '%s\n' "$c"
             return 0
@@ -294,7 +298,7 @@ ops_pool_start()
     # shellcheck disable=SC2016,SC2094 # $1 and $2 belong to the wrapper
     env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC "${envv[@]}" \
         spawn-fcgi "${args[@]}" -- /bin/sh -c 'exec "$1" >>"$2" 2>&1' bff-fcgi "$bin" "$errlog" \
-        >/dev/null 2>>"$errlog" || rc=$?
+        >/dev/null 2>>"$errlog" 9>&- || rc=$?
     sleep 0.3
     pids=$(ops_pidfile_pids "$pidf")
     if [[ $rc -ne 0 || $(wc -w <<<"$pids") -ne $n ]]; then
@@ -383,22 +387,23 @@ ops_restart_daemon()
     done
     if [[ $(id -u) -eq 0 && $user != root ]]; then
         setsid runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC \
-            "${envv[@]}" "$bin" "${args[@]}" </dev/null >>"$BFF_LOG_DIR/$name-stderr.log" 2>&1 &
+            "${envv[@]}" "$bin" "${args[@]}" </dev/null >>"$BFF_LOG_DIR/$name-stderr.log" 2>&1 9>&- &
     else
         setsid env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC \
-            "${envv[@]}" "$bin" "${args[@]}" </dev/null >>"$BFF_LOG_DIR/$name-stderr.log" 2>&1 &
+            "${envv[@]}" "$bin" "${args[@]}" </dev/null >>"$BFF_LOG_DIR/$name-stderr.log" 2>&1 9>&- &
     fi
     echo "$!" >"$pidf"
 }
 
-# ops_use_systemd — true when services are systemd units here
-# (BFF_SERVICE_MANAGER=systemd|pidfile|auto).
+# ops_use_systemd — true when bff runs as systemd units here
+# (BFF_SERVICE_MANAGER=systemd|pidfile|auto; auto: systemd is running and
+# knows bff-web.service, so a dev stack on a systemd machine is pidfile).
 ops_use_systemd()
 {
     case ${BFF_SERVICE_MANAGER:-auto} in
     systemd) return 0 ;;
     pidfile) return 1 ;;
-    *) ops_have_systemd ;;
+    *) ops_have_systemd && systemctl cat bff-web.service >/dev/null 2>&1 ;;
     esac
 }
 

@@ -36,6 +36,8 @@ STACK_PACKAGES=(
     libcurl4-openssl-dev
     postgresql-15 redis-server nginx-light spawn-fcgi
     curl jq iproute2 procps
+    systemd logrotate shellcheck python3-yaml # t/check_ops_*.sh: unit, logrotate, script, OpenAPI checks
+    chromium fonts-dejavu-core nodejs npm
 )
 STACK_SAFE_PATH='^/[A-Za-z0-9._/+-]*$'
 
@@ -71,6 +73,9 @@ stack_missing_packages()
     for p in "${STACK_PACKAGES[@]}"; do
         if [[ $p == nginx-light ]] && { command -v nginx || [[ -x /usr/sbin/nginx ]]; } >/dev/null; then
             continue # any nginx flavour will do
+        fi
+        if [[ $p == npm ]] && command -v npm >/dev/null; then
+            continue # nodejs builds that bundle npm (t/check_browser.sh needs it)
         fi
         st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || st=
         [[ $st == installed ]] || printf '%s\n' "$p"
@@ -682,6 +687,10 @@ stack_start_fcgi()
         echo "$STACK_FCGI_PROCS" >"$s/run/fcgi.workers"
     fi
     mapfile -d '' -t envv < <(stack_app_env)
+    # Sanitizer settings reach a sanitizer build of the pool (the
+    # reliability suite's memory scenario).
+    [[ -n ${ASAN_OPTIONS:-} ]] && envv+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+    [[ -n ${LSAN_OPTIONS:-} ]] && envv+=("LSAN_OPTIONS=$LSAN_OPTIONS")
     args=(-s "$sock" -M 0660 -F "$nspawn" -P "$s/run/fcgi.pid" -d "$s")
     [[ -n $STACK_USER ]] && args+=(-u "$STACK_USER" -g "$STACK_USER")
     stack_say "starting $STACK_FCGI_PROCS x $(basename "$bin") on unix:$sock"
@@ -855,6 +864,87 @@ stack_stop_nginx()
     rm -f "$STACK_STATE/run/nginx.pid"
 }
 
+# ------------------------------------------------- bff-worker and bff-beat
+
+# The job worker and the scheduler (SPEC §6): `scripts/dev up` starts them,
+# test stacks do not (the suites start their own worker processes to
+# control the timing; `scripts/stackctl STATE start worker` still can).
+# Each runs in the foreground of a background process as the service user
+# (setpriv execs, so $! is its pid), with the stack's env except that its
+# JSON log goes to log/worker.log or log/beat.log (the runbook's
+# celery.log); anything else it prints lands in log/NAME-stderr.log.
+
+# Live pid of bff-NAME (worker|beat) from run/NAME.pid.
+stack_daemon_pid()
+{
+    local f=$STACK_STATE/run/$1.pid pid
+    [[ -f $f ]] || return 1
+    read -r pid <"$f" || return 1
+    stack_is "$pid" "bff-$1" || return 1
+    printf '%s\n' "$pid"
+}
+
+# stack_start_daemon NAME ARGS... — start bff-NAME from worker/.
+stack_start_daemon()
+{
+    local name=$1 s=$STACK_STATE pid f bin envv=() as=()
+    shift
+    bin=$STACK_BUILDDIR/worker/bff-$name
+    if pid=$(stack_daemon_pid "$name"); then
+        stack_say "bff-$name already running (pid $pid)"
+        return 0
+    fi
+    [[ -x $bin ]] || stack_die "$bin not found (did the build fail?)"
+    if ! stack_user_can_reach "$bin"; then
+        install -m 755 "$bin" "$s/bin/bff-$name"
+        bin=$s/bin/bff-$name
+    fi
+    for f in "$name.log" "$name-stderr.log" error.log; do
+        touch "$s/log/$f"
+        chmod 664 "$s/log/$f"
+        [[ -n $STACK_USER ]] && chown "$STACK_USER:$STACK_USER" "$s/log/$f"
+    done
+    [[ -n $STACK_USER ]] && as=(setpriv --reuid="$STACK_USER" --regid="$STACK_USER" --init-groups --)
+    mapfile -d '' -t envv < <(stack_app_env)
+    stack_say "starting bff-$name $*"
+    (cd / && exec env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TZ=UTC "${envv[@]}" \
+        BFF_LOG_FILE="$s/log/$name.log" setsid "${as[@]}" "$bin" "$@" \
+        </dev/null >>"$s/log/$name-stderr.log" 2>&1) &
+    printf '%s\n' "$!" >"$s/run/$name.pid"
+    sleep 0.3
+    if ! stack_daemon_pid "$name" >/dev/null; then
+        stack_tail "$s/log/$name-stderr.log" "$s/log/$name.log"
+        stack_die "bff-$name did not start"
+    fi
+}
+
+# SIGTERM lets the worker finish its running jobs: give it 30 s.
+stack_stop_daemon()
+{
+    local pid
+    if ! pid=$(stack_daemon_pid "$1"); then
+        stack_say "bff-$1 not running"
+        rm -f "$STACK_STATE/run/$1.pid"
+        return 0
+    fi
+    stack_say "stopping bff-$1 (pid $pid)"
+    # shellcheck disable=SC2046
+    stack_kill 30 "$pid" $(pgrep -P "$pid") || stack_die "bff-$1 (pid $pid) did not stop"
+    rm -f "$STACK_STATE/run/$1.pid"
+}
+
+stack_start_worker() { stack_start_daemon worker --concurrency 2; }
+stack_stop_worker() { stack_stop_daemon worker; }
+stack_start_beat() { stack_start_daemon beat; }
+stack_stop_beat() { stack_stop_daemon beat; }
+
+# True when bff-NAME runs an older binary than the build's.
+stack_daemon_stale()
+{
+    [[ -f $STACK_STATE/run/$1.pid && $STACK_BUILDDIR/worker/bff-$1 -nt $STACK_STATE/run/$1.pid ]] &&
+        stack_daemon_pid "$1" >/dev/null
+}
+
 # ------------------------------------------------------------ the stack
 
 # GET /health/ through nginx until the app answers (any status but 502/504
@@ -886,8 +976,12 @@ stack_start()
         stack_start_fcgi
         stack_start_nginx
         stack_check_http 15
+        if [[ $STACK_KIND == dev ]]; then
+            stack_start_worker
+            stack_start_beat
+        fi
         ;;
-    postgres | redis | fcgi | nginx) "stack_start_$1" ;;
+    postgres | redis | fcgi | nginx | worker | beat) "stack_start_$1" ;;
     *) stack_die "unknown service '$1'" ;;
     esac
 }
@@ -899,13 +993,13 @@ stack_stop()
     local rc=0 svc
     case $1 in
     all)
-        for svc in nginx fcgi redis postgres; do
+        for svc in beat worker nginx fcgi redis postgres; do
             ("stack_stop_$svc") || rc=1
         done
         rm -f "/dev/shm/${STACK_METRICS_SHM#/}"
         return $rc
         ;;
-    postgres | redis | fcgi | nginx) "stack_stop_$1" ;;
+    postgres | redis | fcgi | nginx | worker | beat) "stack_stop_$1" ;;
     *) stack_die "unknown service '$1'" ;;
     esac
 }
@@ -919,6 +1013,7 @@ stack_signal()
     redis) pids=$(stack_redis_pid) ;;
     fcgi) pids=$(stack_fcgi_pids) ;;
     nginx) pids=$(stack_nginx_pid) && pids="$pids $(pgrep -P "$pids" | tr '\n' ' ')" ;;
+    worker | beat) pids=$(stack_daemon_pid "$2") && pids="$pids $(pgrep -P "$pids" | tr '\n' ' ')" ;;
     *) stack_die "cannot $sig '$2'" ;;
     esac
     [[ -n ${pids// /} ]] || stack_die "$2 is not running"
@@ -932,6 +1027,7 @@ stack_status()
 {
     local which=${1:-all} svc rc=0 pid pids n where
     local -a list=("${STACK_SERVICES[@]}")
+    [[ $STACK_KIND == dev ]] && list+=(worker beat)   # test stacks run none
     [[ $which != all ]] && list=("$which")
     for svc in "${list[@]}"; do
         pids='' n=0
@@ -943,6 +1039,9 @@ stack_status()
             n=$(stack_fcgi_nworkers)
             ;;
         nginx) pid=$(stack_nginx_pid) && pids=$pid ;;
+        worker | beat)
+            pid=$(stack_daemon_pid "$svc") && pids=$pid && n=$(pgrep -c -P "$pid" || true)
+            ;;
         *) stack_die "unknown service '$svc'" ;;
         esac
         case $svc in
@@ -950,6 +1049,8 @@ stack_status()
         redis) where=127.0.0.1:$STACK_REDIS_PORT ;;
         fcgi) where="unix:$STACK_STATE/run/bff.sock ($n/$STACK_FCGI_PROCS processes)" ;;
         nginx) where=http://127.0.0.1:$STACK_HTTP_PORT/ ;;
+        worker) where="log/worker.log ($n worker processes)" ;;
+        beat) where=log/beat.log ;;
         esac
         if [[ -n $pids ]]; then
             printf '%-9s %-5s %-24s %s\n' "$svc" up "pid $pids" "$where"
@@ -965,7 +1066,7 @@ stack_status()
 # Every pid this stack has running (for "nothing left behind" checks).
 stack_all_pids()
 {
-    local pid
+    local pid svc
     if pid=$(stack_pg_pid); then
         echo "$pid"
         pgrep -P "$pid" || true
@@ -976,4 +1077,10 @@ stack_all_pids()
         echo "$pid"
         pgrep -P "$pid" || true
     fi
+    for svc in worker beat; do
+        if pid=$(stack_daemon_pid "$svc"); then
+            echo "$pid"
+            pgrep -P "$pid" || true
+        fi
+    done
 }

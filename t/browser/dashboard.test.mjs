@@ -77,6 +77,9 @@ async function seed() {
     expires_on: day(5), quantity: 40 });
   await api('POST', '/api/lots/', ADMIN, { product_id: p.id, warehouse_id: w.id, lot_code: 'B-' + tag,
     expires_on: day(90), quantity: 100 });
+  /* ten-digit figures: the phone layout must still fit */
+  await api('POST', '/api/lots/', ADMIN, { product_id: p.id, warehouse_id: w.id, lot_code: 'C-' + tag,
+    expires_on: day(400), quantity: 1000000000 });
   const shipped = await api('POST', '/api/orders/', ADMIN, { lines: [{ product_id: p.id, quantity: 30 }] });
   await api('POST', `/api/orders/${shipped.id}/ship/`, ADMIN);
   await api('POST', '/api/orders/', ADMIN, { lines: [{ product_id: p.id, quantity: 25 }] });

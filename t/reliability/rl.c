@@ -331,6 +331,12 @@ static char *vsql(const char *fmt, va_list ap)
         rl_die("out of memory");
     r = PQexec(rl_db(), q);
     st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && PQstatus(tdb) == CONNECTION_BAD) {
+        /* PostgreSQL was restarted under us: once more on a new session */
+        PQclear(r);
+        r = PQexec(rl_db(), q);
+        st = PQresultStatus(r);
+    }
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
         rl_die("SQL failed: %s: %s", q, PQresultErrorMessage(r));
     if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))

@@ -133,11 +133,15 @@ static char *repeat(const char *head, const char *unit, long n, const char *mid,
 
 static void phase_a(long long product, long long lot)
 {
+    /* valid JSON that is not an integer in 1..1e9: 400 naming the field */
     static const char *const quantities[] = {
         "1.5", "1e3", "1E3", "\"3\"", "9223372036854775808", "-9223372036854775809",
-        "18446744073709551616", "1.0", "3.", ".5", "+3", "03", "0x10", "NaN", "Infinity",
-        "-Infinity", "true", "false", "null", "[]", "{}", "\"\"", "1e400", "-0", "0", "-1",
-        "1000000001", "2e9", "1_000", "٣", "1 2", "--1", "0.0000001e7", "1e-0", NULL};
+        "18446744073709551616", "1.0", "true", "false", "null", "[]", "{}", "\"\"", "1e400",
+        "-0", "0", "-1", "1000000001", "2e9", "0.0000001e7", "1e-0", "[1]", "{\"n\":1}", NULL};
+    /* not JSON at all: 400 malformed JSON (no field to name) */
+    static const char *const malformed[] = {"3.", ".5", "+3", "03", "0x10", "NaN", "Infinity",
+                                            "-Infinity", "1_000", "\xd9\xa3", "1 2", "--1",
+                                            "'3'", "", NULL};
     static const char *const bad_utf8[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "abc\xe2\x82",
                                            "\xf4\x90\x80\x80", "\xe0\x80\xaf", NULL};
     struct rl_client c;
@@ -180,6 +184,13 @@ static void phase_a(long long product, long long lot)
 
         snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}",
                  product, quantities[i]);
+        expect(&c, &k, "POST", "/api/orders/", body, strlen(body), NULL);
+    }
+    for (i = 0; malformed[i]; i++) {
+        struct acase k = {malformed[i], 400, NULL};
+
+        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}",
+                 product, malformed[i]);
         expect(&c, &k, "POST", "/api/orders/", body, strlen(body), NULL);
     }
     {

@@ -14,6 +14,15 @@
 #include "rl.h"
 #include "rl_cmds.h"
 
+static int rl_cmd_token(int argc, char **argv)
+{
+    char *t = rl_token(argc > 1 ? argv[1] : NULL, NULL);
+
+    printf("%s\n", t);
+    free(t);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -28,6 +37,7 @@ static const struct {
      "read load: --scenario S --seconds N | --requests N | --baseline-seconds B --stop-file F"},
     {"probe", rl_cmd_probe, "--path P: milliseconds until it answers 200"},
     {"hostile", rl_cmd_hostile, "10: crafted inputs, --mutations 10000, SQL-looking strings"},
+    {"token", rl_cmd_token, "[PERMS]: mint a token (superuser without PERMS) and print it"},
     {"figure", rl_cmd_figure, "SCENARIO NAME VALUE EXPECTED PASS|FAIL|INFO: record a figure"},
     {NULL, NULL, NULL},
 };

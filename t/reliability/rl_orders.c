@@ -534,14 +534,16 @@ static struct {
     struct counts all;     /* retries */
     long keys, acked, gave_up, retried_ok, not_json;
     long long *ack_ids;
-    double max_ack_ms;
+    double max_ack_ms, max_fail_ms;
+    long max_keys, hold;
     struct rl_lat lat;
     pthread_mutex_t mu;
 } ld;
 
 static int load_done(void)
 {
-    return rl_now_ms() >= ld.deadline || (ld.stop_file && access(ld.stop_file, F_OK) == 0);
+    return rl_now_ms() >= ld.deadline || (ld.stop_file && access(ld.stop_file, F_OK) == 0) ||
+           (ld.max_keys > 0 && __atomic_load_n(&ld.keys, __ATOMIC_RELAXED) >= ld.max_keys);
 }
 
 static void *load_client(void *arg)
@@ -562,14 +564,30 @@ static void *load_client(void *arg)
         long st = 0;
 
         snprintf(key, sizeof key, "%s-%ld-%ld", ld.tag, t, seq++);
-        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%ld}]}",
-                 ld.product, rl_rand_range(&seed, 1, 3));
-        __atomic_add_fetch(&ld.keys, 1, __ATOMIC_RELAXED);
+        if (ld.max_keys > 0 && __atomic_add_fetch(&ld.keys, 1, __ATOMIC_RELAXED) > ld.max_keys) {
+            __atomic_sub_fetch(&ld.keys, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        if (ld.max_keys <= 0)
+            __atomic_add_fetch(&ld.keys, 1, __ATOMIC_RELAXED);
+        if (ld.hold > 0)
+            snprintf(body, sizeof body,
+                     "{\"hold_seconds\":%ld,\"lines\":[{\"product_id\":%lld,\"quantity\":%ld}]}",
+                     ld.hold, ld.product, rl_rand_range(&seed, 1, 3));
+        else
+            snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%ld}]}",
+                     ld.product, rl_rand_range(&seed, 1, 3));
         for (attempt = 0;; attempt++) {
             struct counts *k = attempt == 0 ? &first : &all;
 
             st = post_order(&c, body, key, &id, k, &ms);
             rl_lat_add(&ld.lat, ms);
+            if (!(st >= 200 && st < 300)) {
+                pthread_mutex_lock(&ld.mu);
+                if (ms > ld.max_fail_ms)
+                    ld.max_fail_ms = ms;
+                pthread_mutex_unlock(&ld.mu);
+            }
             if (st >= 200 && st < 300)
                 break;
             if (!ld.retry)
@@ -605,8 +623,22 @@ static void *load_client(void *arg)
     return NULL;
 }
 
+/* "label: name" when the load has a label (two loads in one scenario). */
+static const char *ld_label;
+static const char *L(const char *name)
+{
+    static char buf[16][160];
+    static int k;
+
+    if (ld_label == NULL)
+        return name;
+    k = (k + 1) % 16;
+    snprintf(buf[k], sizeof buf[k], "%s: %s", ld_label, name);
+    return buf[k];
+}
+
 /*
- * rl orders --scenario NAME [--seconds S] [--clients C] [--retry]
+ * rl orders --scenario NAME [--label L] [--seconds S] [--clients C] [--retry]
  *           [--stop-file F] [--expect-json-errors]
  * Orders with one Idempotency-Key each, for S seconds or until F exists.
  * --retry: a failed attempt is retried with the same key (up to 60 s);
@@ -615,9 +647,12 @@ static void *load_client(void *arg)
 int rl_cmd_orders(int argc, char **argv)
 {
     const char *S = rl_opt(argc, argv, "--scenario", "order load");
+    const char *label = rl_opt(argc, argv, "--label", NULL);
     int clients = (int)rl_opt_int(argc, argv, "--clients", 8);
     long seconds = rl_opt_int(argc, argv, "--seconds", 10);
     int json_only = rl_flag(argc, argv, "--expect-json-errors");
+    int no502 = rl_flag(argc, argv, "--no-502");
+    long fail_fast = rl_opt_int(argc, argv, "--max-fail-ms", 0);
     char code[96], *list;
     struct rl_client c;
     long long wh, found, orders, partial, stored;
@@ -626,22 +661,29 @@ int rl_cmd_orders(int argc, char **argv)
     double t0, secs;
 
     ld.scenario = S;
+    ld_label = label;
     ld.retry = rl_flag(argc, argv, "--retry");
     ld.stop_file = rl_opt(argc, argv, "--stop-file", NULL);
     ld.give_up_ms = 60000;
+    ld.max_keys = rl_opt_int(argc, argv, "--max-orders", 0);
+    ld.hold = rl_opt_int(argc, argv, "--hold", 0);
     ld.ack_ids = calloc(MAX_ACK, sizeof *ld.ack_ids);
     pthread_mutex_init(&ld.mu, NULL);
     rl_lat_init(&ld.lat);
     token = rl_token(NULL, &token_uid);
     rl_client_init(&c, token);
     rl_tag(ld.tag, sizeof ld.tag);
-    wh = rl_mk_warehouse(&c, ld.tag);
-    ld.product = rl_mk_product(&c, ld.tag);
-    snprintf(code, sizeof code, "%s-a", ld.tag);
-    rl_mk_lot(&c, ld.product, wh, code, 60, 1000000000);
+    ld.product = rl_opt_int(argc, argv, "--product", 0); /* an existing one */
+    if (ld.product <= 0) {
+        wh = rl_mk_warehouse(&c, ld.tag);
+        ld.product = rl_mk_product(&c, ld.tag);
+        snprintf(code, sizeof code, "%s-a", ld.tag);
+        rl_mk_lot(&c, ld.product, wh, code, 60, 1000000000);
+    }
     rl_client_free(&c);
     if (ld.stop_file)
         unlink(ld.stop_file);
+    printf("  fixture: product %lld user %lld\n", ld.product, token_uid);
     printf("%s: order load, %d clients, %s, %s\n", S, clients,
            ld.retry ? "failed attempts retried with the same Idempotency-Key" : "no retries",
            ld.stop_file ? "until the stop file appears" : "timed");
@@ -684,30 +726,47 @@ int rl_cmd_orders(int argc, char **argv)
         token_uid);
     failed = ld.keys - ld.acked;
 
-    rl_figure(S, "orders attempted (keys)", "-", -1, "%ld in %.0f s", ld.keys, secs);
-    rl_figure(S, "orders acknowledged (2xx)", "-", -1, "%ld", ld.acked);
+    rl_figure(S, L("orders attempted (keys)"), "-", -1, "%ld in %.0f s", ld.keys, secs);
+    rl_figure(S, L("orders acknowledged (2xx)"), "-", -1, "%ld", ld.acked);
     if (ld.retry) {
-        rl_figure(S, "first attempts failed (retried)", "-", -1, "%ld",
-                  ld.keys - ld.first.n[C_2XX]);
-        rl_figure(S, "orders never acknowledged after retries", "0", failed == 0, "%ld", failed);
-        rl_figure(S, "longest time to acknowledgement", "-", -1, "%.0f ms", ld.max_ack_ms);
+        char by[160] = "";
+        size_t bo = 0;
+        int j;
+
+        for (j = 1; j < C_N; j++)
+            if (ld.first.n[j] + ld.all.n[j])
+                bo += (size_t)snprintf(by + bo, sizeof by - bo, "%s%s: %ld", bo ? ", " : " (",
+                                      cls_name[j], ld.first.n[j] + ld.all.n[j]);
+        if (bo)
+            snprintf(by + bo, sizeof by - bo, ")");
+        rl_figure(S, L("first attempts failed (retried)"), "-", -1, "%ld%s",
+                  ld.keys - ld.first.n[C_2XX], by);
+        rl_figure(S, L("orders never acknowledged after retries"), "0", failed == 0, "%ld", failed);
+        rl_figure(S, L("longest time to acknowledgement"), "-", -1, "%.0f ms", ld.max_ack_ms);
     } else {
-        rl_figure(S, "failed requests", "0", failed == 0, "%ld", failed);
+        rl_figure(S, L("failed requests"), "0", failed == 0, "%ld", failed);
     }
     if (json_only)
-        rl_figure(S, "error answers not SPEC JSON", "0",
+        rl_figure(S, L("error answers not SPEC JSON"), "0",
                   ld.first.not_json_errors + ld.all.not_json_errors == 0, "%ld",
                   ld.first.not_json_errors + ld.all.not_json_errors);
-    if (json_only)
-        rl_figure(S, "502/504 answers", "0",
+    if (fail_fast > 0) {
+        char exp[32];
+
+        snprintf(exp, sizeof exp, "<= %ld ms", fail_fast);
+        rl_figure(S, L("slowest failed attempt"), exp, ld.max_fail_ms <= (double)fail_fast,
+                  "%.0f ms", ld.max_fail_ms);
+    }
+    if (no502)
+        rl_figure(S, L("502/504 answers"), "0",
                   ld.first.n[C_502] + ld.first.n[C_504] + ld.all.n[C_502] + ld.all.n[C_504] == 0,
                   "%ld", ld.first.n[C_502] + ld.first.n[C_504] + ld.all.n[C_502] + ld.all.n[C_504]);
-    rl_figure(S, "acknowledged orders lost", "0", found == ld.acked, "%lld", ld.acked - found);
-    rl_figure(S, "partial orders", "0", partial == 0, "%lld", partial);
+    rl_figure(S, L("acknowledged orders lost"), "0", found == ld.acked, "%lld", ld.acked - found);
+    rl_figure(S, L("partial orders"), "0", partial == 0, "%lld", partial);
     /* An order and its key's row commit together: more orders than key
      * rows would be a key that reserved twice. */
-    rl_figure(S, "duplicate orders (orders - keys stored)", "0",
+    rl_figure(S, L("duplicate orders (orders - keys stored)"), "0",
               orders <= ld.keys && orders == stored, "%lld", orders - stored);
-    rl_figure(S, "order p99 latency", "-", -1, "%.0f ms", rl_lat_pct(&ld.lat, 99));
+    rl_figure(S, L("order p99 latency"), "-", -1, "%.0f ms", rl_lat_pct(&ld.lat, 99));
     return rl_failures() ? 1 : 0;
 }

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# 5. Graceful restart under load, two ways, three times each:
+#  - stackctl reload fcgi: the master re-executes bff-fcgi (same socket),
+#    starts new workers and SIGTERMs every old one;
+#  - SIGTERM to every worker at once: the master starts new ones.
+# Each SIGTERMed worker finishes its request in flight; the listening
+# socket is never closed, so nothing is refused. No client retries here:
+# any failed request counts.
+SCENARIO="5 graceful restart"
+scenario()
+{
+    local stop=$RL_TMP/s5.stop ready=$RL_TMP/s5.ready o1=$RL_TMP/s5-orders.out
+    local o2=$RL_TMP/s5-reads.out p1 p2 rc=0 i restarts=0 bad=0 old w
+    rm -f "$stop" "$ready"
+    p1=$(bg "$o1" "$RL" orders --scenario "$SCENARIO" --clients 6 --stop-file "$stop" \
+        --ready-file "$ready" --seconds 120)
+    p2=$(bg "$o2" "$RL" reads --scenario "$SCENARIO" --label "reads" --clients 4 \
+        --stop-file "$stop" --products 10)
+    wait_file "$ready" 60 || { kill "$p1" "$p2"; return 1; }
+    sleep 1
+    for ((i = 0; i < 3; i++)); do
+        old=$(fcgi_workers | paste -sd' ' -)
+        stackctl reload fcgi >/dev/null 2>&1 || bad=$((bad + 1))
+        for w in $old; do kill -0 "$w" 2>/dev/null && bad=$((bad + 1)); done
+        restarts=$((restarts + 1))
+        sleep 1.5
+        old=$(fcgi_workers | paste -sd' ' -)
+        # shellcheck disable=SC2086
+        kill -TERM $old
+        restarts=$((restarts + 1))
+        sleep 1.5
+    done
+    touch "$stop"
+    wait "$p1" || rc=1
+    wait "$p2" || rc=1
+    cat "$o1" "$o2"
+    figure "$SCENARIO" "restarts under load (3 reloads, 3 SIGTERM all)" "$restarts" - INFO
+    figure_eq "$SCENARIO" "old workers left after a reload" "$bad" 0
+    figure_eq "$SCENARIO" "workers serving after the restarts" "$(fcgi_workers | wc -l)" \
+        "$(cat "$RL_STATE/run/fcgi.workers")"
+    figure_invariants "$SCENARIO"
+    return $rc
+}
