@@ -36,7 +36,7 @@ EOF
 
 release_field()
 {
-    sed -n "s/^$2=//p" "$BFF_PREFIX/releases/$1/RELEASE" 2>/dev/null | head -n 1
+    sed -n "s/^$2=//{p;q}" "$BFF_PREFIX/releases/$1/RELEASE" 2>/dev/null || true
 }
 
 main()

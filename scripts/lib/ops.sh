@@ -364,7 +364,8 @@ ops_restart_daemon()
     local name=$1 bin=$2 pidf pid user k
     local -a args=() envv=()
     for pidf in "$BFF_RUN_DIR/$name.pid" "$BFF_RUN_DIR/${name#bff-}.pid"; do
-        pid=$(ops_pidfile_pids "$pidf" | head -n 1)
+        pid=$(ops_pidfile_pids "$pidf")
+        pid=${pid%%$'\n'*}
         [[ -n $pid ]] && break
     done
     [[ -n $pid ]] || return 0

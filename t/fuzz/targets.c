@@ -278,6 +278,7 @@ int fuzz_json_one(const uint8_t *data, size_t size)
     struct bff_buf out = BFF_BUF_INIT;
     struct bff_jw w;
     struct bff_error e;
+    char msg[sizeof e.msg];
     int rc;
 
     bff_error_clear(&e);
@@ -304,13 +305,19 @@ int fuzz_json_one(const uint8_t *data, size_t size)
             if (r->body == NULL)
                 continue;
             bff_error_clear(&e);
-            if (bff_json_validate(root, r->body, "", &e) == 0)
+            rc = bff_json_validate(root, r->body, "", &e);
+            if (rc == 0)
                 check_valid(root, r->body);
             else /* the path names the member, unless it is "" at the top */
                 check_error(&e, bff_json_get(root, "") == NULL);
+            /* a prefix changes the field path only, never the verdict */
+            memcpy(msg, e.msg, sizeof msg);
             bff_error_clear(&e);
-            if (bff_json_validate(root, r->body, long_prefix, &e) != 0)
+            CHECK(bff_json_validate(root, r->body, long_prefix, &e) == rc);
+            if (rc != 0) {
                 check_error(&e, 1);
+                CHECK(strcmp(e.msg, msg) == 0);
+            }
         }
     } else {
         for (r = bff_routes; r->body == NULL; r++)

@@ -675,6 +675,7 @@ int rl_cmd_hostile(int argc, char **argv)
 
     if (threads > 64)
         threads = 64;
+    S = rl_opt(argc, argv, "--scenario", S);
     token = rl_token(NULL, NULL);
     rl_client_init(&c, token);
     rl_tag(tag, sizeof tag);

@@ -90,7 +90,7 @@ asan_pool()
     "$RL" orders --scenario "$SCENARIO" --label "ASan pool, orders" --clients 2 --seconds 60 \
         >"$RL_TMP/s11-asan-orders.out" 2>&1 &
     p2=$!
-    "$RL" hostile --mutations-only --mutations 4000 --clients 1 >"$RL_TMP/s11-asan-hostile.out" 2>&1 &
+    "$RL" hostile --scenario "$SCENARIO" --mutations-only --mutations 4000 --clients 1 >"$RL_TMP/s11-asan-hostile.out" 2>&1 &
     p3=$!
     wait $p1 || rc=1
     wait $p2 || rc=1
