@@ -95,9 +95,10 @@ int cmd_cache(int argc, char **argv)
     long n = 0;
 
     if (sub == NULL)
-        return bffctl_usage_error("cache", "missing subcommand (stats|clear|invalidate|delete|ttl)");
-    need_arg = strcmp(sub, "invalidate") == 0 || strcmp(sub, "delete") == 0 ||
-               strcmp(sub, "ttl") == 0;
+        return bffctl_usage_error("cache",
+                                  "missing subcommand (stats|clear|invalidate|delete|ttl)");
+    need_arg =
+        strcmp(sub, "invalidate") == 0 || strcmp(sub, "delete") == 0 || strcmp(sub, "ttl") == 0;
     if (!need_arg && strcmp(sub, "stats") != 0 && strcmp(sub, "clear") != 0)
         return bffctl_usage_error("cache", "unknown subcommand '%s'", sub);
     if (need_arg && argc != 3)

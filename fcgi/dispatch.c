@@ -20,6 +20,16 @@
 /* Whole-transaction attempts for deadlocks, serialization failures and lock
  * timeouts before the client gets a 503 (SPEC §4 Timeouts). */
 #define WRITE_ATTEMPTS 5
+/* ... and no new attempt once this much of the request has gone by: the
+ * app must answer (503) before nginx's fastcgi_read_timeout (30 s) would
+ * (the timeout ladder of SPEC §4; lock_timeout 2 s x 5 attempts fits). */
+#define WRITE_BUDGET_US (12 * 1000000LL)
+
+/* Another whole-transaction attempt is allowed. */
+static int may_retry(const struct bff_req *rq)
+{
+    return rq->attempts_left > 0 && bff_now_us() - rq->start_us < WRITE_BUDGET_US;
+}
 
 void bff_req_begin(struct bff_ctx *ctx, struct bff_req *rq, struct bff_resp *rs)
 {
@@ -304,7 +314,7 @@ static int run_write(struct bff_req *rq, struct bff_resp *rs)
         status = serve(rq, rs);
         if (status >= 500) {
             bff_db_rollback(db);
-            if (rs->retry && rq->attempts_left > 0)
+            if (rs->retry && may_retry(rq))
                 continue;
             return status;
         }
@@ -320,12 +330,12 @@ static int run_write(struct bff_req *rq, struct bff_resp *rs)
         }
         if (idp && idem_store(rq, idp, status, &e) != 0) {
             bff_db_rollback(db);
-            if (bff_db_error_class(&e) == BFF_DB_RETRY && rq->attempts_left > 0)
+            if (bff_db_error_class(&e) == BFF_DB_RETRY && may_retry(rq))
                 continue;
             return bff_resp_error(rq, rs, &e);
         }
         if (bff_db_commit(db, &e) != 0) {
-            if (bff_db_error_class(&e) == BFF_DB_RETRY && rq->attempts_left > 0)
+            if (bff_db_error_class(&e) == BFF_DB_RETRY && may_retry(rq))
                 continue;
             return bff_resp_error(rq, rs, &e);
         }

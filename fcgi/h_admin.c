@@ -71,8 +71,8 @@ int h_admin_cache_invalidate(struct bff_req *rq, struct bff_resp *rs)
         bff_jw_end(&rs->w);
         return 202;
     }
-    bff_log_info(rq->request_id, "cache invalidated by admin", is_pattern ? "pattern" : "key",
-                 what, "#deleted", bff_i64(rq->a, n), "#user_id", bff_i64(rq->a, rq->who.user_id));
+    bff_log_info(rq->request_id, "cache invalidated by admin", is_pattern ? "pattern" : "key", what,
+                 "#deleted", bff_i64(rq->a, n), "#user_id", bff_i64(rq->a, rq->who.user_id));
 out:
     bff_jw_obj(&rs->w);
     bff_jw_kint(&rs->w, "deleted", n);

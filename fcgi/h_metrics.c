@@ -30,14 +30,14 @@ const struct bff_field bff_metrics_fefo_query[] = {
 /* ------------------------------------------------------------- slots */
 
 /* Methods of the "unmatched" slots; the last one takes every other. */
-static const char *const unmatched_methods[] = {"GET", "HEAD", "POST", "PUT",
+static const char *const unmatched_methods[] = {"GET",   "HEAD",   "POST",    "PUT",
                                                 "PATCH", "DELETE", "OPTIONS", "OTHER"};
 #define N_UNMATCHED ((int)(sizeof unmatched_methods / sizeof unmatched_methods[0]))
 
 /* Derived from the route table once, at open. */
-static int nroutes;     /* rows of bff_routes */
-static int *head_slot;  /* per row: its HEAD slot, or -1 (not a GET row) */
-static int unmatched0;  /* first unmatched slot */
+static int nroutes;    /* rows of bff_routes */
+static int *head_slot; /* per row: its HEAD slot, or -1 (not a GET row) */
+static int unmatched0; /* first unmatched slot */
 
 int bff_web_metrics_open(struct bff_ctx *ctx)
 {
@@ -56,8 +56,8 @@ int bff_web_metrics_open(struct bff_ctx *ctx)
         return -1;
     }
     for (i = 0; i < nroutes; i++)
-        names[i] = bff_arena_sprintf(ctx->arena, "%s %s", bff_routes[i].method,
-                                     bff_routes[i].pattern);
+        names[i] =
+            bff_arena_sprintf(ctx->arena, "%s %s", bff_routes[i].method, bff_routes[i].pattern);
     n = nroutes;
     for (i = 0; i < nroutes; i++) {
         head_slot[i] = -1;
@@ -166,15 +166,15 @@ int h_metrics_fefo(struct bff_req *rq, struct bff_resp *rs)
 /* The runbook's "Métricas de Aplicación" table. */
 enum { T_RESPONSE, T_ERRORS, T_DB, T_CACHE, T_QUEUE, T_COUNT };
 static const struct bff_mx_threshold thresholds[T_COUNT] = {
-    {"response_time_ms", 0, 200, 1000},  /* p95 over the window */
-    {"error_rate_pct", 0, 1, 5},         /* 5xx share of requests */
-    {"db_connections_pct", 0, 80, 95},   /* of max_connections */
-    {"cache_hit_rate_pct", 1, 80, 50},   /* GET hits / lookups */
-    {"queue_length", 0, 100, 1000},      /* jobs waiting */
+    {"response_time_ms", 0, 200, 1000}, /* p95 over the window */
+    {"error_rate_pct", 0, 1, 5},        /* 5xx share of requests */
+    {"db_connections_pct", 0, 80, 95},  /* of max_connections */
+    {"cache_hit_rate_pct", 1, 80, 50},  /* GET hits / lookups */
+    {"queue_length", 0, 100, 1000},     /* jobs waiting */
 };
 
 struct check {
-    int has;        /* a value exists (else null, status normal) */
+    int has; /* a value exists (else null, status normal) */
     double v;
     int decimals;
     enum bff_mx_level level;
@@ -189,8 +189,7 @@ static void write_check(struct bff_jw *w, const struct bff_mx_threshold *t, cons
     else
         bff_jw_null(w);
     bff_jw_kint(w, t->higher_is_better ? "normal_above" : "normal_below", (int64_t)t->normal);
-    bff_jw_kint(w, t->higher_is_better ? "critical_below" : "critical_above",
-                (int64_t)t->critical);
+    bff_jw_kint(w, t->higher_is_better ? "critical_below" : "critical_above", (int64_t)t->critical);
     bff_jw_kstr(w, "status", bff_mx_level_name(c->level));
     bff_jw_end(w);
 }
@@ -223,18 +222,16 @@ int bff_web_write_system(struct bff_req *rq, struct bff_jw *w, struct bff_error 
     memset(c, 0, sizeof c);
     p95 = bff_mx_quantile(&st, 0.95);
     c[T_RESPONSE] = (struct check){p95 >= 0, p95, 2, 0};
-    c[T_ERRORS] = (struct check){st.count > 0,
-                                 st.count ? 100.0 * (double)st.status[5] / (double)st.count : 0,
-                                 2, 0};
+    c[T_ERRORS] = (struct check){
+        st.count > 0, st.count ? 100.0 * (double)st.status[5] / (double)st.count : 0, 2, 0};
     c[T_DB] = (struct check){1,
-                             load.max_connections > 0 ? 100.0 * (double)load.connections /
-                                                            (double)load.max_connections
-                                                      : 0,
+                             load.max_connections > 0
+                                 ? 100.0 * (double)load.connections / (double)load.max_connections
+                                 : 0,
                              2, 0};
-    c[T_CACHE] = (struct check){bff_cache_enabled(&ctx->cache) && lookups > 0,
-                                lookups ? 100.0 * (double)cnt[BFF_MX_CACHE_HITS] / (double)lookups
-                                        : 0,
-                                2, 0};
+    c[T_CACHE] = (struct check){
+        bff_cache_enabled(&ctx->cache) && lookups > 0,
+        lookups ? 100.0 * (double)cnt[BFF_MX_CACHE_HITS] / (double)lookups : 0, 2, 0};
     c[T_QUEUE] = (struct check){1, (double)load.queue_length, 0, 0};
     for (i = 0; i < T_COUNT; i++) {
         double scale = c[i].decimals == 2 ? 100.0 : 1.0;

@@ -60,11 +60,11 @@ struct cells {
 };
 
 struct seg_header {
-    uint64_t magic;      /* written last when the segment is initialised */
+    uint64_t magic; /* written last when the segment is initialised */
     uint64_t version;
-    uint64_t size;       /* bytes of the whole segment */
+    uint64_t size; /* bytes of the whole segment */
     uint64_t nslots;
-    uint64_t layout;     /* FNV-1a of version, bucket bounds and slot names */
+    uint64_t layout; /* FNV-1a of version, bucket bounds and slot names */
     int64_t created_s;
     uint64_t reserved[2];
 };
@@ -77,10 +77,10 @@ struct bff_metrics {
     struct seg_header *h;
     uint64_t *stamp;
     uint64_t *gtotal;
-    uint64_t *gring;   /* [RING][NCOUNTERS] */
+    uint64_t *gring; /* [RING][NCOUNTERS] */
     char *names;
     struct cells *total;
-    struct cells *ring; /* [RING][nslots] */
+    struct cells *ring;              /* [RING][nslots] */
     uint64_t seen[BFF_MX_NCOUNTERS]; /* bff_metrics_sync's last view */
 };
 
@@ -158,8 +158,8 @@ static int same_file(const char *name, int fd)
 
     if (fd2 < 0)
         return 0;
-    same = fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 && a.st_ino == b.st_ino &&
-           a.st_dev == b.st_dev;
+    same =
+        fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
     close(fd2);
     return same;
 }
@@ -469,8 +469,7 @@ static void add_cells(struct cells *c, int cls, int b, uint64_t us)
     atomic_max(&c->max_us, us);
 }
 
-void bff_metrics_record(struct bff_metrics *m, int slot, int status, int64_t dur_us,
-                        int64_t now_s)
+void bff_metrics_record(struct bff_metrics *m, int slot, int status, int64_t dur_us, int64_t now_s)
 {
     int cls = status >= 100 && status <= 599 ? status / 100 : 0;
     uint64_t us = dur_us > 0 ? (uint64_t)dur_us : 0;
@@ -496,8 +495,7 @@ void bff_metrics_add(struct bff_metrics *m, enum bff_mx_counter c, uint64_t n, i
         add(&m->gring[(size_t)pos * BFF_MX_NCOUNTERS + c], n);
 }
 
-void bff_metrics_sync(struct bff_metrics *m, const uint64_t local[BFF_MX_NCOUNTERS],
-                      int64_t now_s)
+void bff_metrics_sync(struct bff_metrics *m, const uint64_t local[BFF_MX_NCOUNTERS], int64_t now_s)
 {
     int i;
 
@@ -587,8 +585,8 @@ void bff_metrics_counters(const struct bff_metrics *m, int minutes, int64_t now_
     n = window_positions(m, minutes, now_s, pos);
     for (i = 0; i < n; i++)
         for (c = 0; c < BFF_MX_NCOUNTERS; c++)
-            out[c] += __atomic_load_n(&m->gring[(size_t)pos[i] * BFF_MX_NCOUNTERS + c],
-                                      __ATOMIC_RELAXED);
+            out[c] +=
+                __atomic_load_n(&m->gring[(size_t)pos[i] * BFF_MX_NCOUNTERS + c], __ATOMIC_RELAXED);
 }
 
 /* ----------------------------------------------------------- statistics */

@@ -40,10 +40,10 @@
 
 #include "error.h"
 
-#define BFF_MX_RING 16          /* minutes kept per slot */
-#define BFF_MX_WINDOW 5         /* minutes in "last 5 minutes" (current included) */
-#define BFF_MX_BUCKETS 16       /* latency buckets, the last one +Inf */
-#define BFF_MX_NAME_MAX 96      /* bytes of a slot name, NUL included */
+#define BFF_MX_RING 16     /* minutes kept per slot */
+#define BFF_MX_WINDOW 5    /* minutes in "last 5 minutes" (current included) */
+#define BFF_MX_BUCKETS 16  /* latency buckets, the last one +Inf */
+#define BFF_MX_NAME_MAX 96 /* bytes of a slot name, NUL included */
 #define BFF_MX_MAX_SLOTS 1024
 
 /* Upper bounds (inclusive, milliseconds) of the finite buckets. */
@@ -86,8 +86,7 @@ int bff_metrics_unlink(const char *name);
  * Count one request of `slot` that answered `status` after dur_us
  * microseconds, at now_s. Out-of-range slots are ignored. Lock-free.
  */
-void bff_metrics_record(struct bff_metrics *m, int slot, int status, int64_t dur_us,
-                        int64_t now_s);
+void bff_metrics_record(struct bff_metrics *m, int slot, int status, int64_t dur_us, int64_t now_s);
 /* Add n to a host-wide counter at now_s. */
 void bff_metrics_add(struct bff_metrics *m, enum bff_mx_counter c, uint64_t n, int64_t now_s);
 /*
@@ -95,8 +94,7 @@ void bff_metrics_add(struct bff_metrics *m, enum bff_mx_counter c, uint64_t n, i
  * hits): adds what grew since the previous call on this handle. Call after
  * each request; process-local counters never go into the segment twice.
  */
-void bff_metrics_sync(struct bff_metrics *m, const uint64_t local[BFF_MX_NCOUNTERS],
-                      int64_t now_s);
+void bff_metrics_sync(struct bff_metrics *m, const uint64_t local[BFF_MX_NCOUNTERS], int64_t now_s);
 
 int bff_metrics_nslots(const struct bff_metrics *m);
 /* Slot i's name (borrowed from the mapping), or NULL when out of range. */
@@ -128,10 +126,10 @@ double bff_mx_quantile(const struct bff_mx_stats *s, double q);
 enum bff_mx_level { BFF_MX_NORMAL, BFF_MX_WARNING, BFF_MX_CRITICAL };
 
 struct bff_mx_threshold {
-    const char *name;   /* "response_time_ms" */
+    const char *name;     /* "response_time_ms" */
     int higher_is_better; /* 0: normal_below/critical_above; 1: normal_above/critical_below */
-    double normal;      /* normal strictly inside this bound */
-    double critical;    /* critical strictly beyond this bound */
+    double normal;        /* normal strictly inside this bound */
+    double critical;      /* critical strictly beyond this bound */
 };
 
 /*

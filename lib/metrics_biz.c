@@ -90,8 +90,7 @@ static struct bff_stmt load_stmt = {
 
 /* Run a statement whose single value is a JSON document. */
 static int one_json(struct bff_db *db, struct bff_arena *a, struct bff_stmt *st,
-                    const char *const *params, const char **json, size_t *len,
-                    struct bff_error *e)
+                    const char *const *params, const char **json, size_t *len, struct bff_error *e)
 {
     PGresult *r = bff_db_query(db, a, st, params, e);
 
@@ -129,8 +128,8 @@ int bff_metrics_stock(struct bff_db *db, struct bff_cache *c, struct bff_arena *
     return 0;
 }
 
-int bff_metrics_stock_refresh(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
-                              int ttl, struct bff_error *e)
+int bff_metrics_stock_refresh(struct bff_db *db, struct bff_cache *c, struct bff_arena *a, int ttl,
+                              struct bff_error *e)
 {
     const char *json;
     size_t len;

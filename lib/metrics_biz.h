@@ -38,8 +38,8 @@ int bff_metrics_stock(struct bff_db *db, struct bff_cache *c, struct bff_arena *
                       const char **json, size_t *len, int *cached, struct bff_error *e);
 /* Compute and store (the worker's refresh_metrics). 0, or -1 with e when
  * the database failed; a cache that cannot store is not an error. */
-int bff_metrics_stock_refresh(struct bff_db *db, struct bff_cache *c, struct bff_arena *a,
-                              int ttl, struct bff_error *e);
+int bff_metrics_stock_refresh(struct bff_db *db, struct bff_cache *c, struct bff_arena *a, int ttl,
+                              struct bff_error *e);
 
 /* {"orders_last_hour","shipped_last_hour","per_hour":[{"hour","created",
  * "shipped","cancelled"} x 24, oldest first, the current hour last]}. */

@@ -36,7 +36,7 @@ EOF
 
 release_field()
 {
-    sed -n "s/^$2=//{p;q}" "$BFF_PREFIX/releases/$1/RELEASE" 2>/dev/null || true
+    sed -n "/^$2=/{s///p;q}" "$BFF_PREFIX/releases/$1/RELEASE" 2>/dev/null || true
 }
 
 main()

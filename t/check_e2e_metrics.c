@@ -310,8 +310,8 @@ START_TEST(test_prometheus_parses)
             buckets++;
         } else if (strncmp(line, "bff_http_request_duration_seconds_count{", 40) == 0) {
             ck_assert_msg(inf >= 0, "_count before +Inf: %s", line);
-            ck_assert_msg(strtod(strrchr(line, ' ') + 1, NULL) == inf,
-                          "+Inf %g != _count: %s", inf, line);
+            ck_assert_msg(strtod(strrchr(line, ' ') + 1, NULL) == inf, "+Inf %g != _count: %s", inf,
+                          line);
         }
     }
     free(text);
@@ -653,16 +653,19 @@ START_TEST(test_orders_and_fefo)
 
     mget("/api/metrics/orders/", &r);
     inv_expect(&r, 200);
-    ck_assert_int_eq(t_jint(r.json, &ok, "orders_last_hour", NULL),
-                     sql_int("SELECT count(*) FROM orders WHERE created_at > now() - interval '1 hour'"));
-    ck_assert_int_eq(t_jint(r.json, &ok, "shipped_last_hour", NULL),
-                     sql_int("SELECT count(*) FROM orders WHERE shipped_at > now() - interval '1 hour'"));
+    ck_assert_int_eq(
+        t_jint(r.json, &ok, "orders_last_hour", NULL),
+        sql_int("SELECT count(*) FROM orders WHERE created_at > now() - interval '1 hour'"));
+    ck_assert_int_eq(
+        t_jint(r.json, &ok, "shipped_last_hour", NULL),
+        sql_int("SELECT count(*) FROM orders WHERE shipped_at > now() - interval '1 hour'"));
     hours = t_jget(r.json, "per_hour", NULL);
     ck_assert(hours && YAJL_IS_ARRAY(hours));
     ck_assert_int_eq(hours->u.array.len, 24);
     last = hours->u.array.values[23];
-    ck_assert_int_eq(t_jint(last, &ok, "created", NULL),
-                     sql_int("SELECT count(*) FROM orders WHERE created_at >= date_trunc('hour', now())"));
+    ck_assert_int_eq(
+        t_jint(last, &ok, "created", NULL),
+        sql_int("SELECT count(*) FROM orders WHERE created_at >= date_trunc('hour', now())"));
     ck_assert_int_ge(t_jint(last, &ok, "shipped", NULL), 1);
     ck_assert(t_jstr(hours->u.array.values[0], "hour", NULL) != NULL);
     t_resp_free(&r);
@@ -676,8 +679,9 @@ START_TEST(test_orders_and_fefo)
                      sql_int("SELECT count(*) FROM orders WHERE fefo_compliant"
                              " AND shipped_at >= now() - interval '30 days'"));
     {
-        char *pct = t_sql("SELECT round(100.0 * count(*) FILTER (WHERE fefo_compliant) / count(*), 2)"
-                          " FROM orders WHERE shipped_at >= now() - interval '30 days'");
+        char *pct =
+            t_sql("SELECT round(100.0 * count(*) FILTER (WHERE fefo_compliant) / count(*), 2)"
+                  " FROM orders WHERE shipped_at >= now() - interval '30 days'");
         yajl_val v = t_jget(r.json, "fefo_efficiency_pct", NULL);
 
         ck_assert(v && YAJL_IS_NUMBER(v));
@@ -760,18 +764,19 @@ START_TEST(test_pattern_invalidation_exact)
     freeReplyObject(redisCommand(c, "SET %sproduct:1 a", pfx));
     freeReplyObject(redisCommand(c, "SET %sproduct:22 b", pfx));
     freeReplyObject(redisCommand(c, "SET %sproduct:3:x c", pfx));
-    freeReplyObject(redisCommand(c, "SET %sproducts d", pfx));     /* no ':' after product */
+    freeReplyObject(redisCommand(c, "SET %sproducts d", pfx)); /* no ':' after product */
     freeReplyObject(redisCommand(c, "SET %sstock:1:warehouse:1 e", pfx));
-    freeReplyObject(redisCommand(c, "SET %sproduct[1] f", pfx));   /* glob characters */
+    freeReplyObject(redisCommand(c, "SET %sproduct[1] f", pfx)); /* glob characters */
     /* more than one SCAN page (COUNT 500) */
     for (i = 0; i < 1200; i++)
         freeReplyObject(redisCommand(c, "SET %sbulk:%d v", pfx, i));
 
     snprintf(body, sizeof body, "{\"pattern\":\"%sproduct:*\"}", pfx);
     ck_assert_int_eq(invalidate(body, 200), 3);
-    ck_assert_int_eq(rint_cmd(c, "EXISTS %sproduct:1 %sproduct:22 %sproduct:3:x", pfx, pfx, pfx), 0);
-    ck_assert_int_eq(rint_cmd(c, "EXISTS %sproducts %sstock:1:warehouse:1 %sproduct[1]", pfx, pfx,
-                              pfx), 3);
+    ck_assert_int_eq(rint_cmd(c, "EXISTS %sproduct:1 %sproduct:22 %sproduct:3:x", pfx, pfx, pfx),
+                     0);
+    ck_assert_int_eq(
+        rint_cmd(c, "EXISTS %sproducts %sstock:1:warehouse:1 %sproduct[1]", pfx, pfx, pfx), 3);
     ck_assert_int_eq(invalidate(body, 200), 0); /* idempotent */
 
     snprintf(body, sizeof body, "{\"pattern\":\"%sproduct\\\\[1\\\\]\"}", pfx); /* escaped glob */
@@ -823,8 +828,8 @@ END_TEST
 
 START_TEST(test_dashboard_and_permissions)
 {
-    static const char *const paths[] = {"/api/metrics/stock/", "/api/metrics/orders/",
-                                        "/api/metrics/fefo/", "/api/metrics/system/",
+    static const char *const paths[] = {"/api/metrics/stock/",       "/api/metrics/orders/",
+                                        "/api/metrics/fefo/",        "/api/metrics/system/",
                                         "/api/metrics/performance/", "/api/bff/dashboard/"};
     struct http_resp r;
     char *other = strdup(t_token("products.read", NULL));

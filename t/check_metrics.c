@@ -261,8 +261,8 @@ START_TEST(test_ring_rotation)
         ck_assert_uint_eq(count(m, 0, 1, now), 1);
         bff_metrics_read(m, 0, 5, now, &s);
         ck_assert_uint_eq(s.max_us, (uint64_t)(k + 1) * 1000);
-        ck_assert_uint_eq(s.sum_us, (uint64_t)1000 * (k + 1 < 5 ? (k + 1) * (k + 2) / 2
-                                                                : 5 * (k + 1) - 10));
+        ck_assert_uint_eq(s.sum_us,
+                          (uint64_t)1000 * (k + 1 < 5 ? (k + 1) * (k + 2) / 2 : 5 * (k + 1) - 10));
     }
     ck_assert_uint_eq(count(m, 0, 0, T0 + 20 * 60), 20);
     /* Quiet minutes leave the window empty... */
@@ -275,7 +275,7 @@ START_TEST(test_ring_rotation)
     ck_assert_uint_eq(s.status[5], 1);
     ck_assert_uint_eq(s.max_us, 7000);
     /* the window reaches back exactly 5 minutes, the current one included */
-    bff_metrics_record(m, 1, 200, 1, T0 + 40 * 60);       /* minute 40 */
+    bff_metrics_record(m, 1, 200, 1, T0 + 40 * 60);      /* minute 40 */
     bff_metrics_record(m, 1, 200, 1, T0 + 44 * 60 + 59); /* minute 44 */
     ck_assert_uint_eq(count(m, 1, 5, T0 + 44 * 60 + 59), 2);
     ck_assert_uint_eq(count(m, 1, 5, T0 + 45 * 60), 1);
@@ -331,11 +331,11 @@ START_TEST(test_bucket_edges)
     struct bff_metrics *m = open_seg(T0);
     struct bff_mx_stats s;
 
-    bff_metrics_record(m, 0, 200, 250, T0);        /* 0.25 ms: first bucket */
-    bff_metrics_record(m, 0, 200, 251, T0);        /* next */
-    bff_metrics_record(m, 0, 200, 200000, T0);     /* 200 ms: the 200 bucket */
-    bff_metrics_record(m, 0, 200, 10000000, T0);   /* 10 s: last finite */
-    bff_metrics_record(m, 0, 200, 10000001, T0);   /* +Inf */
+    bff_metrics_record(m, 0, 200, 250, T0);      /* 0.25 ms: first bucket */
+    bff_metrics_record(m, 0, 200, 251, T0);      /* next */
+    bff_metrics_record(m, 0, 200, 200000, T0);   /* 200 ms: the 200 bucket */
+    bff_metrics_record(m, 0, 200, 10000000, T0); /* 10 s: last finite */
+    bff_metrics_record(m, 0, 200, 10000001, T0); /* +Inf */
     bff_metrics_read(m, 0, 0, T0, &s);
     ck_assert_uint_eq(s.bucket[0], 1);
     ck_assert_uint_eq(s.bucket[1], 1);
@@ -418,18 +418,17 @@ START_TEST(test_classification_table)
         {&rt, 1, 0, BFF_MX_NORMAL},        {&rt, 1, 199.99, BFF_MX_NORMAL},
         {&rt, 1, 200, BFF_MX_WARNING},     {&rt, 1, 500, BFF_MX_WARNING},
         {&rt, 1, 1000, BFF_MX_WARNING},    {&rt, 1, 1000.01, BFF_MX_CRITICAL},
-        {&rt, 0, 5000, BFF_MX_NORMAL},
-        {&err, 1, 0.99, BFF_MX_NORMAL},    {&err, 1, 1, BFF_MX_WARNING},
-        {&err, 1, 5, BFF_MX_WARNING},      {&err, 1, 5.01, BFF_MX_CRITICAL},
-        {&db, 1, 79.99, BFF_MX_NORMAL},    {&db, 1, 80, BFF_MX_WARNING},
-        {&db, 1, 95, BFF_MX_WARNING},      {&db, 1, 95.5, BFF_MX_CRITICAL},
-        {&hit, 1, 100, BFF_MX_NORMAL},     {&hit, 1, 80.01, BFF_MX_NORMAL},
-        {&hit, 1, 80, BFF_MX_WARNING},     {&hit, 1, 65, BFF_MX_WARNING},
-        {&hit, 1, 50, BFF_MX_WARNING},     {&hit, 1, 49.99, BFF_MX_CRITICAL},
-        {&hit, 1, 0, BFF_MX_CRITICAL},     {&hit, 0, 0, BFF_MX_NORMAL},
-        {&q, 1, 0, BFF_MX_NORMAL},         {&q, 1, 99, BFF_MX_NORMAL},
-        {&q, 1, 100, BFF_MX_WARNING},      {&q, 1, 1000, BFF_MX_WARNING},
-        {&q, 1, 1001, BFF_MX_CRITICAL},
+        {&rt, 0, 5000, BFF_MX_NORMAL},     {&err, 1, 0.99, BFF_MX_NORMAL},
+        {&err, 1, 1, BFF_MX_WARNING},      {&err, 1, 5, BFF_MX_WARNING},
+        {&err, 1, 5.01, BFF_MX_CRITICAL},  {&db, 1, 79.99, BFF_MX_NORMAL},
+        {&db, 1, 80, BFF_MX_WARNING},      {&db, 1, 95, BFF_MX_WARNING},
+        {&db, 1, 95.5, BFF_MX_CRITICAL},   {&hit, 1, 100, BFF_MX_NORMAL},
+        {&hit, 1, 80.01, BFF_MX_NORMAL},   {&hit, 1, 80, BFF_MX_WARNING},
+        {&hit, 1, 65, BFF_MX_WARNING},     {&hit, 1, 50, BFF_MX_WARNING},
+        {&hit, 1, 49.99, BFF_MX_CRITICAL}, {&hit, 1, 0, BFF_MX_CRITICAL},
+        {&hit, 0, 0, BFF_MX_NORMAL},       {&q, 1, 0, BFF_MX_NORMAL},
+        {&q, 1, 99, BFF_MX_NORMAL},        {&q, 1, 100, BFF_MX_WARNING},
+        {&q, 1, 1000, BFF_MX_WARNING},     {&q, 1, 1001, BFF_MX_CRITICAL},
     };
     size_t i;
 
@@ -448,8 +447,9 @@ END_TEST
 
 START_TEST(test_bad_names)
 {
-    static const char *const longname[] = {
-        "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"};
+    static const char *const longname[] = {"GET "
+                                           "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"};
     struct bff_error e;
 
     bff_error_clear(&e);

@@ -103,6 +103,8 @@ t_check "the release is named <UTC timestamp>-<commit>" \
 t_check "its RELEASE file names v1's commit and version" \
     grep -qx "commit=$(git -C "$R" rev-parse v1)" "$REL1/RELEASE"
 t_eq "nginx serves v1" "$V1" "$(version)"
+t_check "the release carries its scripts and unit files (share/bff/)" \
+    test -x "$REL1/share/bff/scripts/backup.sh" -a -f "$REL1/share/bff/deploy/systemd/bff-web.service"
 t_check "bff.sock is a symlink to the pool's own socket" \
     bash -c '[[ -L $1/run/bff.sock && $(readlink "$1/run/bff.sock") == bff-web-*.sock ]]' _ "$S"
 POOL1=$S/run/$(readlink "$S/run/bff.sock")
@@ -163,6 +165,7 @@ sleep 1
 echo "# rollback under load"
 migrations_before=$(t_psql "host=127.0.0.1 port=$PGPORT dbname=$DBNAME user=bff" "SELECT count(*) FROM schema_migrations")
 t_rc "scripts/rollback.sh" 0 ops "$ROLLBACK"
+t_check "... which checked that nginx serves the old version" grep -q "serves version $V1\$" "$T_TMP/out"
 t_eq "current points at the v1 release again" "$(basename "$REL1")" "$(current)"
 t_eq "nginx serves v1 again" "$V1" "$(version)"
 t_eq "the schema is untouched (v2's table is still there)" deploy_test_v2 \
@@ -188,7 +191,7 @@ t_note "client 1 saw: $(awk '{print $2}' "$T_TMP/load.1" | uniq -c | paste -sd' 
 # ---- the rest -------------------------------------------------------------------
 echo "# listing, refusals"
 t_rc "rollback.sh --list" 0 ops "$ROLLBACK" --list
-t_check "... marks the current release" grep -q "^\* $(current)  $V1 v1$" "$T_TMP/out"
+t_check "... marks the current release with its version and ref" grep -q "^\* $(current)  $V1 v1$" "$T_TMP/out"
 t_rc "rollback.sh to a named release (v2)" 0 ops "$ROLLBACK" "$(basename "$REL2")"
 t_eq "... serves v2" "$V2" "$(version)"
 t_rc "deploy.sh of an unknown ref fails" 1 ops "$DEPLOY" no-such-ref

@@ -69,15 +69,6 @@ idle_in_tx()
 
 now_ms() { date +%s%3N; }
 
-# Run a command in the background with its output to a file; prints its pid.
-bg()
-{
-    local out=$1
-    shift
-    "$@" >"$out" 2>&1 &
-    echo $!
-}
-
 # Wait for a file to appear (up to $2 seconds).
 wait_file()
 {

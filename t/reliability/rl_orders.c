@@ -84,6 +84,8 @@ static void print_counts(const char *what, const struct counts *c)
 
 /* POST /api/orders/ (with an Idempotency-Key when key is set); the order
  * id of a 2xx into *id. */
+static __thread int last_inflight; /* the last 409 was "conflict": key in progress */
+
 static long post_order(struct rl_client *c, const char *body, const char *key, long long *id,
                        struct counts *k, double *ms)
 {
@@ -95,6 +97,12 @@ static long post_order(struct rl_client *c, const char *body, const char *key, l
     snprintf(kh, sizeof kh, "Idempotency-Key: %s", key ? key : "");
     rl_http(c, "POST", "/api/orders/", body, strlen(body), key ? hdr : NULL, &r);
     status = r.status;
+    last_inflight = 0;
+    if (status == 409) {
+        char code[64];
+
+        last_inflight = rl_is_json_error(&r, code, sizeof code) && strcmp(code, "conflict") == 0;
+    }
     if (ms)
         *ms = r.ms;
     if (k) {
@@ -593,8 +601,9 @@ static void *load_client(void *arg)
             if (!ld.retry)
                 break;
             /* retry what a client may retry: transport errors, 5xx, and a
-             * 409 while our own earlier attempt may still be running */
-            if (!(st == 0 || st >= 500 || st == 409))
+             * 409 "conflict" while our own earlier attempt may still be
+             * running (not insufficient_stock: that is an answer) */
+            if (!(st == 0 || st >= 500 || (st == 409 && last_inflight)))
                 break;
             if (rl_now_ms() - t0 > ld.give_up_ms)
                 break;
@@ -716,7 +725,8 @@ int rl_cmd_orders(int argc, char **argv)
                        " AND status = 'reserved' AND created_by = %lld", list, token_uid);
     free(list);
     orders = rl_sql_int("SELECT count(*) FROM orders WHERE created_by = %lld", token_uid);
-    stored = rl_sql_int("SELECT count(*) FROM idempotency_keys WHERE user_id = %lld", token_uid);
+    stored = rl_sql_int("SELECT count(*) FROM idempotency_keys WHERE user_id = %lld"
+                        " AND status BETWEEN 200 AND 299", token_uid);
     partial = rl_sql_int(
         "SELECT count(*) FROM orders o WHERE o.created_by = %lld AND ("
         " NOT EXISTS (SELECT 1 FROM order_lines ol WHERE ol.order_id = o.id) OR EXISTS ("
@@ -763,8 +773,8 @@ int rl_cmd_orders(int argc, char **argv)
                   "%ld", ld.first.n[C_502] + ld.first.n[C_504] + ld.all.n[C_502] + ld.all.n[C_504]);
     rl_figure(S, L("acknowledged orders lost"), "0", found == ld.acked, "%lld", ld.acked - found);
     rl_figure(S, L("partial orders"), "0", partial == 0, "%lld", partial);
-    /* An order and its key's row commit together: more orders than key
-     * rows would be a key that reserved twice. */
+    /* An order and its key's 2xx row commit together: more orders than
+     * such rows would be a key that reserved twice. */
     rl_figure(S, L("duplicate orders (orders - keys stored)"), "0",
               orders <= ld.keys && orders == stored, "%lld", orders - stored);
     rl_figure(S, L("order p99 latency"), "-", -1, "%.0f ms", rl_lat_pct(&ld.lat, 99));

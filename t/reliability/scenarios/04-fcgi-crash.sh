@@ -8,8 +8,9 @@ scenario()
     local stop=$RL_TMP/s4.stop ready=$RL_TMP/s4.ready out=$RL_TMP/s4.out pid rc=0
     local kills=0 late=0 worst=0 i victim t0 dt end n
     rm -f "$stop" "$ready"
-    pid=$(bg "$out" "$RL" orders --scenario "$SCENARIO" --clients 8 --retry \
-        --stop-file "$stop" --ready-file "$ready" --seconds 120)
+    "$RL" orders --scenario "$SCENARIO" --clients 8 --retry \
+        --stop-file "$stop" --ready-file "$ready" --seconds 120 >"$out" 2>&1 &
+    pid=$!
     wait_file "$ready" 60 || { kill "$pid"; return 1; }
     sleep 1
     for ((i = 0; i < 15; i++)); do

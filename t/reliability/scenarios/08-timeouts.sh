@@ -26,7 +26,7 @@ scenario()
     figure "$SCENARIO" "ladder: lock / statement / idle tx / nginx read" \
         "$lock / $stmt / $idle ms / ${nginx_s}s" - INFO
     RL_TOKEN=$("$RL" token)
-    PID=$(mk_product "RL8-$$")
+    PID=$(mk_product "RL8-$$" 100000000)
 
     # a) every lot locked by another session for 15 s
     sql "SELECT 1" >/dev/null
