@@ -231,20 +231,27 @@ stack_port_in_use()
     [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
 }
 
-# Print a free loopback TCP port in 20000-59999 not in STACK_PORTS_TAKEN.
-# It runs in $(...), so the caller adds the port to STACK_PORTS_TAKEN.
+# Print a free loopback TCP port not in STACK_PORTS_TAKEN, below the
+# kernel's ephemeral range (ip_local_port_range, 32768-60999 here): a port
+# in that range may be the local end of some client connection by the time
+# the server binds it ("Address already in use" under load). No socket in
+# any state may hold it. It runs in $(...), so the caller adds the port to
+# STACK_PORTS_TAKEN.
 STACK_PORTS_TAKEN=()
 stack_free_port()
 {
-    local i p
+    local i p lo=20000 hi=32767 eph
+    read -r eph _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+    [[ $eph =~ ^[0-9]+$ && $eph -gt 21000 ]] && hi=$((eph - 1))
     for ((i = 0; i < 200; i++)); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
         [[ " ${STACK_PORTS_TAKEN[*]} " == *" $p "* ]] && continue
         stack_port_in_use "$p" && continue
+        [[ -n $(ss -Htan "sport = :$p" 2>/dev/null) ]] && continue
         printf '%s\n' "$p"
         return 0
     done
-    stack_die "no free TCP port found in 20000-59999"
+    stack_die "no free TCP port found in $lo-$hi"
 }
 
 # ------------------------------------------------------- stack definition

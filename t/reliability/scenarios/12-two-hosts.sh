@@ -30,10 +30,8 @@ scenario()
     cp "$RL_STATE/env" "$HB/env"
     if [[ $(id -u) -eq 0 ]]; then chown bff:bff "$HB/run" "$HB/log"; fi
     hostb start >/dev/null 2>&1 || { figure "$SCENARIO" "host B started" no yes FAIL; return 1; }
-    for ((port = 0; port == 0;)); do
-        port=$((30000 + RANDOM % 20000))
-        [[ -n $(ss -Hltn "sport = :$port") ]] && port=0
-    done
+    # shellcheck source=/dev/null
+    port=$(. "$BFF_TEST_SRCDIR/scripts/lib/stack.sh" && stack_free_port)
     sed -e "s|^\( *\)server unix:$RL_STATE/run/bff.sock;|\1server unix:$RL_STATE/run/bff.sock max_fails=1 fail_timeout=3s;\n\1server unix:$HB/run/bff.sock max_fails=1 fail_timeout=3s;|" \
         -e "s|fastcgi_next_upstream off;|fastcgi_next_upstream error timeout;|" \
         -e "s|listen 127.0.0.1:[0-9]* |listen 127.0.0.1:$port |" \
