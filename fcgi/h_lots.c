@@ -65,12 +65,11 @@ int h_lots_receive(struct bff_req *rq, struct bff_resp *rs)
     const char *p[6] = {bff_i64(rq->a, rq->who.user_id), bff_member_text(rq, "product_id"),
                         bff_member_text(rq, "warehouse_id"), bff_member_text(rq, "lot_code"),
                         bff_member_text(rq, "expires_on"), bff_member_text(rq, "quantity")};
-    struct bff_error e;
     PGresult *r;
+    int status;
 
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &receive, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
+    if ((r = bff_req_query(rq, rs, &receive, p, &status)) == NULL)
+        return status;
     bff_req_invalidate(rq, BFF_INVAL_STOCK, p[1]);
     return bff_reply_value(rs, r, 1, (int)bff_db_int(r, 0, 0));
 }
@@ -84,30 +83,16 @@ int h_lots_list(struct bff_req *rq, struct bff_resp *rs)
                         bff_query_get(&rq->query, "warehouse"), status,
                         bff_query_get(&rq->query, "expiring_within_days"),
                         bff_i64(rq->a, limit + 1)};
-    struct bff_error e;
-    PGresult *r;
 
     if (status && !is_status(status))
         return bff_resp_fail(rq, rs, BFF_E_BAD_REQUEST, "status",
                              "status must be available, quarantined or expired");
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &list_lots, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    return bff_reply_page(rs, r, 0, 1, limit);
+    return bff_reply_list(rq, rs, &list_lots, p, limit);
 }
 
 int h_lots_get(struct bff_req *rq, struct bff_resp *rs)
 {
-    const char *p[1] = {bff_i64(rq->a, rq->params[0])};
-    struct bff_error e;
-    PGresult *r;
-
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &get_lot, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    if (PQntuples(r) == 0)
-        return bff_not_found(rq, rs, "lot", rq->params[0]);
-    return bff_reply_value(rs, r, 0, 200);
+    return bff_reply_get(rq, rs, &get_lot, "lot");
 }
 
 /* Run a lot function returning (body, product) and invalidate its stock. */

@@ -181,16 +181,7 @@ int h_orders_create(struct bff_req *rq, struct bff_resp *rs)
 
 int h_orders_get(struct bff_req *rq, struct bff_resp *rs)
 {
-    const char *p[1] = {bff_i64(rq->a, rq->params[0])};
-    struct bff_error e;
-    PGresult *r;
-
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &get_order, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    if (PQgetisnull(r, 0, 0))
-        return bff_not_found(rq, rs, "order", rq->params[0]);
-    return bff_reply_value(rs, r, 0, 200);
+    return bff_reply_get(rq, rs, &get_order, "order");
 }
 
 int h_orders_list(struct bff_req *rq, struct bff_resp *rs)
@@ -199,16 +190,11 @@ int h_orders_list(struct bff_req *rq, struct bff_resp *rs)
     const char *status = bff_query_get(&rq->query, "status");
     const char *p[3] = {bff_i64(rq->a, bff_query_int(&rq->query, "after", 0)), status,
                         bff_i64(rq->a, limit + 1)};
-    struct bff_error e;
-    PGresult *r;
 
     if (status && !is_order_status(status))
         return bff_resp_fail(rq, rs, BFF_E_BAD_REQUEST, "status",
                              "status must be reserved, confirmed, shipped, cancelled or expired");
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &list_orders, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    return bff_reply_page(rs, r, 0, 1, limit);
+    return bff_reply_list(rq, rs, &list_orders, p, limit);
 }
 
 /* One transition function returning (body, products). */

@@ -97,13 +97,7 @@ int h_products_list(struct bff_req *rq, struct bff_resp *rs)
     const char *active = bff_query_get(&rq->query, "active");
     const char *p[4] = {bff_i64(rq->a, bff_query_int(&rq->query, "after", 0)),
                         bff_query_get(&rq->query, "q"), active, bff_i64(rq->a, limit + 1)};
-    struct bff_error e;
-    PGresult *r;
-
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &list_products, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    return bff_reply_page(rs, r, 0, 1, limit);
+    return bff_reply_list(rq, rs, &list_products, p, limit);
 }
 
 int h_products_create(struct bff_req *rq, struct bff_resp *rs)
@@ -130,16 +124,15 @@ int h_products_get(struct bff_req *rq, struct bff_resp *rs)
     const char *id = bff_i64(rq->a, rq->params[0]);
     const char *key = bff_arena_sprintf(rq->a, "product:%s", id);
     const char *p[1] = {id};
-    struct bff_error e;
     size_t len;
     char *hit;
     PGresult *r;
+    int status;
 
     if ((hit = bff_cache_get(&ctx->cache, rq->a, key, &len)) != NULL)
         return bff_reply_raw(rs, hit, len, 200);
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&ctx->db, rq->a, &get_product, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
+    if ((r = bff_req_query(rq, rs, &get_product, p, &status)) == NULL)
+        return status;
     if (PQntuples(r) == 0)
         return bff_not_found(rq, rs, "product", rq->params[0]);
     bff_cache_set(&ctx->cache, key, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0),
@@ -152,12 +145,11 @@ int h_products_patch(struct bff_req *rq, struct bff_resp *rs)
     const char *id = bff_i64(rq->a, rq->params[0]);
     const char *p[5] = {id, member_text(rq, "name"), member_text(rq, "active"),
                         member_text(rq, "min_shelf_life_days"), member_text(rq, "reorder_point")};
-    struct bff_error e;
     PGresult *r;
+    int status;
 
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &patch_product, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
+    if ((r = bff_req_query(rq, rs, &patch_product, p, &status)) == NULL)
+        return status;
     if (PQntuples(r) == 0)
         return bff_not_found(rq, rs, "product", rq->params[0]);
     bff_req_invalidate(rq, BFF_INVAL_KEY, bff_arena_sprintf(rq->a, "product:%s", id));
@@ -172,16 +164,15 @@ int h_products_stock(struct bff_req *rq, struct bff_resp *rs)
     const char *wh = bff_query_get(&rq->query, "warehouse");
     const char *key = bff_arena_sprintf(rq->a, "stock:%s:warehouse:%s", id, wh ? wh : "all");
     const char *p[2] = {id, wh};
-    struct bff_error e;
     size_t len;
     char *hit;
     PGresult *r;
+    int status;
 
     if ((hit = bff_cache_get(&ctx->cache, rq->a, key, &len)) != NULL)
         return bff_reply_raw(rs, hit, len, 200);
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&ctx->db, rq->a, &product_stock, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
+    if ((r = bff_req_query(rq, rs, &product_stock, p, &status)) == NULL)
+        return status;
     if (PQgetisnull(r, 0, 0))
         return bff_not_found(rq, rs, "product", rq->params[0]);
     if (PQgetvalue(r, 0, 1)[0] != 't')

@@ -34,13 +34,7 @@ int h_warehouses_list(struct bff_req *rq, struct bff_resp *rs)
     int64_t limit = bff_query_int(&rq->query, "limit", BFF_PAGE_DEFAULT);
     const char *p[2] = {bff_i64(rq->a, bff_query_int(&rq->query, "after", 0)),
                         bff_i64(rq->a, limit + 1)};
-    struct bff_error e;
-    PGresult *r;
-
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &list_warehouses, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    return bff_reply_page(rs, r, 0, 1, limit);
+    return bff_reply_list(rq, rs, &list_warehouses, p, limit);
 }
 
 int h_warehouses_create(struct bff_req *rq, struct bff_resp *rs)
@@ -63,14 +57,5 @@ int h_warehouses_create(struct bff_req *rq, struct bff_resp *rs)
 
 int h_warehouses_get(struct bff_req *rq, struct bff_resp *rs)
 {
-    const char *p[1] = {bff_i64(rq->a, rq->params[0])};
-    struct bff_error e;
-    PGresult *r;
-
-    bff_error_clear(&e);
-    if ((r = bff_db_query(&rq->ctx->db, rq->a, &get_warehouse, p, &e)) == NULL)
-        return bff_resp_error(rq, rs, &e);
-    if (PQntuples(r) == 0)
-        return bff_not_found(rq, rs, "warehouse", rq->params[0]);
-    return bff_reply_value(rs, r, 0, 200);
+    return bff_reply_get(rq, rs, &get_warehouse, "warehouse");
 }

@@ -45,3 +45,40 @@ int bff_not_found(struct bff_req *rq, struct bff_resp *rs, const char *what, int
 {
     return bff_resp_fail(rq, rs, BFF_E_NOT_FOUND, NULL, "%s %" PRId64 " does not exist", what, id);
 }
+
+PGresult *bff_req_query(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                        const char *const *params, int *status)
+{
+    struct bff_error e;
+    PGresult *r;
+
+    bff_error_clear(&e);
+    if ((r = bff_db_query(&rq->ctx->db, rq->a, st, params, &e)) == NULL)
+        *status = bff_resp_error(rq, rs, &e);
+    return r;
+}
+
+int bff_reply_get(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                  const char *what)
+{
+    const char *p[1] = {bff_i64(rq->a, rq->params[0])};
+    PGresult *r;
+    int status;
+
+    if ((r = bff_req_query(rq, rs, st, p, &status)) == NULL)
+        return status;
+    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
+        return bff_not_found(rq, rs, what, rq->params[0]);
+    return bff_reply_value(rs, r, 0, 200);
+}
+
+int bff_reply_list(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                   const char *const *params, int64_t limit)
+{
+    PGresult *r;
+    int status;
+
+    if ((r = bff_req_query(rq, rs, st, params, &status)) == NULL)
+        return status;
+    return bff_reply_page(rs, r, 0, 1, limit);
+}

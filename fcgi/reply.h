@@ -30,6 +30,23 @@ int bff_reply_raw(struct bff_resp *rs, const char *json, size_t len, int status)
 int bff_reply_page(struct bff_resp *rs, const PGresult *r, int json_col, int id_col,
                    int64_t limit);
 
+/*
+ * Run a declared statement for a handler: the result (cleared with the
+ * arena), or NULL after writing the error response, whose status is then
+ * in *status.
+ */
+PGresult *bff_req_query(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                        const char *const *params, int *status);
+
+/* GET one resource: st takes the {id} path parameter and returns its JSON
+ * in column 0 (no row or NULL: 404 "<what> <id> does not exist"). */
+int bff_reply_get(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                  const char *what);
+
+/* A list page: st returns (item json, id) rows under LIMIT limit + 1. */
+int bff_reply_list(struct bff_req *rq, struct bff_resp *rs, struct bff_stmt *st,
+                   const char *const *params, int64_t limit);
+
 /* Decimal text of v in the arena (statement parameters). */
 const char *bff_i64(struct bff_arena *a, int64_t v);
 

@@ -79,7 +79,9 @@ int bff_pattern_match(const char *pat, const char *path, int64_t *params, int *n
     int n = 0;
 
     for (;;) {
-        if (*pat == '\0' && (*path == '\0' || (path[0] == '/' && path[1] == '\0')))
+        /* the path may add the slash a slash-less pattern lacks, never more */
+        if (*pat == '\0' && (*path == '\0' || (path[0] == '/' && path[1] == '\0' &&
+                                                 pat[-1] != '/')))
             break;
         if (*path == '\0' && pat[0] == '/' && pat[1] == '\0')
             break;

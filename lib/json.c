@@ -746,7 +746,9 @@ static int check_object(const struct bff_json *v, const struct bff_field *fields
         for (f = fields; f->name; f++)
             if (strcmp(f->name, v->keys[i]) == 0)
                 break;
-        m = path_key(path, n, v->keys[i], strlen(v->keys[i]));
+        /* an empty key is named "" so that the error still points at it */
+        m = v->keys[i][0] ? path_key(path, n, v->keys[i], strlen(v->keys[i]))
+                          : path_key(path, n, "\"\"", 2);
         if (f->name == NULL)
             return bff_error_set(e, BFF_E_BAD_REQUEST, path, "unknown field");
         if (check_value(v->items[i], f, path, m, e))

@@ -430,6 +430,8 @@ START_TEST(validate_fields_and_paths)
     valid("\"hold_seconds\":60,\"name\":\"x\",\"active\":false,\"meta\":{\"note\":\"n\"}");
     invalid("\"bogus\":1", "bogus", "unknown field");
     invalid("\"meta\":{\"bogus\":1}", "meta.bogus", "unknown field");
+    invalid("\"\":1", "\"\"", "unknown field");                 /* an empty key is named "" */
+    invalid("\"meta\":{\"\":1}", "meta.\"\"", "unknown field");
     ck_assert_int_eq(bff_json_validate(parse("{\"lines\":[{\"quantity\":1},"
                                              "{\"quantity\":0}]}"),
                                        order_fields, "", &e),

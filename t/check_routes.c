@@ -92,6 +92,9 @@ START_TEST(pattern_params)
     ck_assert(!bff_pattern_match("/a/{id}/", "/a/1/extra/", p, &n));
     ck_assert(!bff_pattern_match("/health/", "/healthz/", p, &n));
     ck_assert(!bff_pattern_match("/health/", "/health/x", p, &n));
+    ck_assert(!bff_pattern_match("/health/", "/health//", p, &n));     /* one slash, not two */
+    ck_assert(!bff_pattern_match("/a/{id}/", "/a/5//", p, &n));
+    ck_assert(bff_pattern_match("/metrics", "/metrics/", p, &n));      /* slash-less pattern */
     ck_assert(!bff_pattern_match("/health/", "/", p, &n));
 }
 END_TEST

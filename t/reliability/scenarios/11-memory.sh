@@ -84,6 +84,13 @@ asan_pool()
         stack_start_fcgi
     ) >/dev/null 2>&1 || { figure "$SCENARIO" "ASan: pool started" no yes FAIL; stackctl start fcgi; return 1; }
     rm -f "$stop"
+    # the pool really runs the instrumented binary
+    local inst=0 w
+    for w in $(fcgi_master) $(fcgi_workers); do
+        grep -q libasan "/proc/$w/maps" 2>/dev/null && inst=$((inst + 1))
+    done
+    figure_eq "$SCENARIO" "ASan: pool processes instrumented (master + workers)" "$inst" \
+        "$((1 + $(cat "$RL_STATE/run/fcgi.workers")))"
     "$RL" reads --scenario "$SCENARIO" --label "ASan pool, reads" --clients 4 --products 10 \
         --seconds 60 >"$RL_TMP/s11-asan-reads.out" 2>&1 &
     p1=$!
