@@ -37,10 +37,10 @@
 #define BACKOFF_MAX_MS 1000
 
 struct slot {
-    pid_t pid;           /* 0: empty */
+    pid_t pid; /* 0: empty */
     int64_t started_ms;
-    int64_t backoff_ms;  /* next delay if it dies young again */
-    int64_t due_ms;      /* empty slot: spawn at this time */
+    int64_t backoff_ms; /* next delay if it dies young again */
+    int64_t due_ms;     /* empty slot: spawn at this time */
 };
 
 static struct slot slots[MAX_WORKERS];
@@ -49,8 +49,7 @@ static pid_t retired[MAX_RETIRED]; /* workers of the image before a SIGHUP */
 static int nretired;
 static const char *self; /* the binary to re-execute */
 
-static void say(enum bff_log_level lvl, const char *msg, pid_t pid, const char *k2,
-                const char *v2)
+static void say(enum bff_log_level lvl, const char *msg, pid_t pid, const char *k2, const char *v2)
 {
     char p[24];
 
@@ -279,8 +278,7 @@ int bff_master(int argc, char **argv)
         char n[16];
 
         snprintf(n, sizeof n, "%d", nslots);
-        bff_log_info(NULL, "bff-fcgi master started", "#workers", n, "version",
-                     PACKAGE_VERSION);
+        bff_log_info(NULL, "bff-fcgi master started", "#workers", n, "version", PACKAGE_VERSION);
     }
     for (i = 0; i < nslots; i++)
         if (spawn(&slots[i], &oldmask) == 1)

@@ -1,11 +1,10 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RL_TOKEN is read by api()
 #
 # t/reliability/lib.sh — helpers for the scenario scripts in scenarios/.
 # Sourced by t/reliability/run after the test stack's env and test.env; it
 # only defines functions and variables.
 
 RL=${RL:-$BFF_TEST_BUILDDIR/t/reliability/rl}
-RL_SRC=$BFF_TEST_SRCDIR/t/reliability
 RL_STATE=$BFF_TEST_STATE
 RL_TMP=${RL_TMP:-$BFF_TEST_STATE/reliability}
 BFFCTL=$BFF_TEST_BUILDDIR/ctl/bffctl

@@ -156,8 +156,8 @@ void rl_client_free(struct rl_client *c)
     c->h = NULL;
 }
 
-int rl_http(struct rl_client *c, const char *method, const char *path, const char *body,
-            size_t len, const char *const *headers, struct rl_resp *r)
+int rl_http(struct rl_client *c, const char *method, const char *path, const char *body, size_t len,
+            const char *const *headers, struct rl_resp *r)
 {
     static const char *base;
     struct curl_slist *hl = NULL;
@@ -444,8 +444,8 @@ long long rl_mk_product(struct rl_client *c, const char *sku)
     return create(c, "/api/products/", b);
 }
 
-long long rl_mk_lot(struct rl_client *c, long long product, long long warehouse,
-                    const char *code, int expires_in_days, long long qty)
+long long rl_mk_lot(struct rl_client *c, long long product, long long warehouse, const char *code,
+                    int expires_in_days, long long qty)
 {
     char b[512], date[16];
     time_t t = time(NULL) + (time_t)expires_in_days * 86400;
@@ -512,8 +512,8 @@ void rl_lat_free(struct rl_lat *l)
 
 static int failures;
 
-int rl_figure(const char *scenario, const char *name, const char *expected, int ok,
-              const char *fmt, ...)
+int rl_figure(const char *scenario, const char *name, const char *expected, int ok, const char *fmt,
+              ...)
 {
     const char *file = getenv("RL_RESULTS");
     char value[256];

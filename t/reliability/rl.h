@@ -23,19 +23,19 @@
 /* ------------------------------------------------------------------ HTTP */
 
 struct rl_resp {
-    long status;        /* 0: transport error (err says which) */
-    char *body;         /* NUL-terminated, malloc'd */
+    long status; /* 0: transport error (err says which) */
+    char *body;  /* NUL-terminated, malloc'd */
     size_t len;
-    char *headers;      /* raw header block, malloc'd */
+    char *headers; /* raw header block, malloc'd */
     size_t hlen;
-    double ms;          /* total time */
+    double ms; /* total time */
     char err[CURL_ERROR_SIZE];
 };
 
 struct rl_client {
     CURL *h;
-    char auth[160];     /* "Authorization: Bearer ..." or "" */
-    long timeout_ms;    /* whole request; default 35 s (> nginx's 30 s) */
+    char auth[160];  /* "Authorization: Bearer ..." or "" */
+    long timeout_ms; /* whole request; default 35 s (> nginx's 30 s) */
 };
 
 void rl_client_init(struct rl_client *c, const char *token);
@@ -46,8 +46,8 @@ void rl_client_free(struct rl_client *c);
  * the headers. Fills r (caller frees with rl_resp_free); returns 0, or -1
  * on a transport error (r->status 0).
  */
-int rl_http(struct rl_client *c, const char *method, const char *path, const char *body,
-            size_t len, const char *const *headers, struct rl_resp *r);
+int rl_http(struct rl_client *c, const char *method, const char *path, const char *body, size_t len,
+            const char *const *headers, struct rl_resp *r);
 void rl_resp_free(struct rl_resp *r);
 /* Value of a response header (case-insensitive) into buf; NULL if absent. */
 const char *rl_header(const struct rl_resp *r, const char *name, char *buf, size_t n);
@@ -57,7 +57,7 @@ int rl_is_json_error(const struct rl_resp *r, char *code, size_t n);
 
 /* ------------------------------------------------------------------ JSON */
 
-yajl_val rl_json(const char *text);                 /* NULL if not JSON */
+yajl_val rl_json(const char *text);                            /* NULL if not JSON */
 long long rl_jint(yajl_val v, const char *k1, const char *k2); /* -1 absent */
 const char *rl_jstr(yajl_val v, const char *k1, const char *k2);
 
@@ -80,8 +80,8 @@ char *rl_token(const char *perms, long long *uid);
 /* Create through the API (dies unless 201/200): returns the new id. */
 long long rl_mk_warehouse(struct rl_client *c, const char *code);
 long long rl_mk_product(struct rl_client *c, const char *sku);
-long long rl_mk_lot(struct rl_client *c, long long product, long long warehouse,
-                    const char *code, int expires_in_days, long long qty);
+long long rl_mk_lot(struct rl_client *c, long long product, long long warehouse, const char *code,
+                    int expires_in_days, long long qty);
 
 /* ------------------------------------------------------------ statistics */
 
@@ -103,8 +103,8 @@ void rl_lat_free(struct rl_lat *l);
  * $RL_RESULTS when set. ok: 1 pass, 0 fail, -1 informational. Returns ok
  * (so callers can fold failures).
  */
-int rl_figure(const char *scenario, const char *name, const char *expected, int ok,
-              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int rl_figure(const char *scenario, const char *name, const char *expected, int ok, const char *fmt,
+              ...) __attribute__((format(printf, 5, 6)));
 /* Failures reported so far (the exit status of a subcommand). */
 int rl_failures(void);
 

@@ -33,24 +33,33 @@ static char *checksum(void)
     return rl_sql(
         "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
         " SELECT 'p' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) t FROM products x"
-        " UNION ALL SELECT 'w' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM warehouses x"
-        " UNION ALL SELECT 'l' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM lots x"
-        " UNION ALL SELECT 'o' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM orders x"
-        " UNION ALL SELECT 'ol' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.order_id, x.line), ''))"
+        " UNION ALL SELECT 'w' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "warehouses x"
+        " UNION ALL SELECT 'l' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "lots x"
+        " UNION ALL SELECT 'o' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "orders x"
+        " UNION ALL SELECT 'ol' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.order_id, "
+        "x.line), ''))"
         "   FROM order_lines x"
-        " UNION ALL SELECT 'a' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM allocations x"
-        " UNION ALL SELECT 's' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.order_id, x.line, x.lot_id), ''))"
+        " UNION ALL SELECT 'a' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "allocations x"
+        " UNION ALL SELECT 's' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.order_id, "
+        "x.line, x.lot_id), ''))"
         "   FROM shipments x"
-        " UNION ALL SELECT 'm' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM movements x"
-        " UNION ALL SELECT 'i' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.user_id, x.key), ''))"
+        " UNION ALL SELECT 'm' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "movements x"
+        " UNION ALL SELECT 'i' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.user_id, x.key), "
+        "''))"
         "   FROM idempotency_keys x"
-        " UNION ALL SELECT 'u' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM users x"
+        " UNION ALL SELECT 'u' || md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM "
+        "users x"
         ") s");
 }
 
 /* Send one request; count 5xx/transport. Returns the status. */
 static long hsend(struct rl_client *c, const char *method, const char *path, const char *body,
-                 size_t len, const char *const *hdr, struct rl_resp *keep)
+                  size_t len, const char *const *hdr, struct rl_resp *keep)
 {
     struct rl_resp r;
     long st;
@@ -78,14 +87,14 @@ static long hsend(struct rl_client *c, const char *method, const char *path, con
 
 struct acase {
     const char *name;
-    long want;          /* exact status, or 0: any 4xx */
-    const char *field;  /* expected error field, or NULL */
+    long want;         /* exact status, or 0: any 4xx */
+    const char *field; /* expected error field, or NULL */
 };
 
 static long a_cases, a_ok;
 
-static void expect(struct rl_client *c, const struct acase *k, const char *method,
-                   const char *path, const char *body, size_t len, const char *const *hdr)
+static void expect(struct rl_client *c, const struct acase *k, const char *method, const char *path,
+                   const char *body, size_t len, const char *const *hdr)
 {
     struct rl_resp r;
     char code[64];
@@ -111,8 +120,8 @@ static void expect(struct rl_client *c, const struct acase *k, const char *metho
     rl_resp_free(&r);
 }
 
-static char *repeat(const char *head, const char *unit, long n, const char *mid,
-                    const char *close, long m, const char *tail, size_t *len)
+static char *repeat(const char *head, const char *unit, long n, const char *mid, const char *close,
+                    long m, const char *tail, size_t *len)
 {
     size_t hu = strlen(unit), hc = strlen(close), cap;
     char *b, *p;
@@ -134,16 +143,38 @@ static char *repeat(const char *head, const char *unit, long n, const char *mid,
 static void phase_a(long long product, long long lot)
 {
     /* valid JSON that is not an integer in 1..1e9: 400 naming the field */
-    static const char *const quantities[] = {
-        "1.5", "1e3", "1E3", "\"3\"", "9223372036854775808", "-9223372036854775809",
-        "18446744073709551616", "1.0", "true", "false", "null", "[]", "{}", "\"\"", "1e400",
-        "-0", "0", "-1", "1000000001", "2e9", "0.0000001e7", "1e-0", "[1]", "{\"n\":1}", NULL};
+    static const char *const quantities[] = {"1.5",
+                                             "1e3",
+                                             "1E3",
+                                             "\"3\"",
+                                             "9223372036854775808",
+                                             "-9223372036854775809",
+                                             "18446744073709551616",
+                                             "1.0",
+                                             "true",
+                                             "false",
+                                             "null",
+                                             "[]",
+                                             "{}",
+                                             "\"\"",
+                                             "1e400",
+                                             "-0",
+                                             "0",
+                                             "-1",
+                                             "1000000001",
+                                             "2e9",
+                                             "0.0000001e7",
+                                             "1e-0",
+                                             "[1]",
+                                             "{\"n\":1}",
+                                             NULL};
     /* not JSON at all: 400 malformed JSON (no field to name) */
-    static const char *const malformed[] = {"3.", ".5", "+3", "03", "0x10", "NaN", "Infinity",
-                                            "-Infinity", "1_000", "\xd9\xa3", "1 2", "--1",
-                                            "'3'", "", NULL};
-    static const char *const bad_utf8[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "abc\xe2\x82",
-                                           "\xf4\x90\x80\x80", "\xe0\x80\xaf", NULL};
+    static const char *const malformed[] = {"3.",  ".5",       "+3",        "03",    "0x10",
+                                            "NaN", "Infinity", "-Infinity", "1_000", "\xd9\xa3",
+                                            "1 2", "--1",      "'3'",       "",      NULL};
+    static const char *const bad_utf8[] = {"\xff",        "\xc0\xaf",         "\xed\xa0\x80",
+                                           "abc\xe2\x82", "\xf4\x90\x80\x80", "\xe0\x80\xaf",
+                                           NULL};
     struct rl_client c;
     char body[4096], path[256];
     const char *ct[2] = {"Content-Type: text/plain", NULL};
@@ -182,15 +213,15 @@ static void phase_a(long long product, long long lot)
     for (i = 0; quantities[i]; i++) {
         struct acase k = {quantities[i], 400, "lines[0].quantity"};
 
-        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}",
-                 product, quantities[i]);
+        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}", product,
+                 quantities[i]);
         expect(&c, &k, "POST", "/api/orders/", body, strlen(body), NULL);
     }
     for (i = 0; malformed[i]; i++) {
         struct acase k = {malformed[i], 400, NULL};
 
-        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}",
-                 product, malformed[i]);
+        snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%s}]}", product,
+                 malformed[i]);
         expect(&c, &k, "POST", "/api/orders/", body, strlen(body), NULL);
     }
     {
@@ -198,7 +229,8 @@ static void phase_a(long long product, long long lot)
 
         snprintf(body, sizeof body,
                  "{\"product_id\":%lld,\"warehouse_id\":1,\"lot_code\":\"X\","
-                 "\"expires_on\":\"2031-01-01\",\"quantity\":1.5}", product);
+                 "\"expires_on\":\"2031-01-01\",\"quantity\":1.5}",
+                 product);
         expect(&c, &k, "POST", "/api/lots/", body, strlen(body), NULL);
         k.name = "adjust delta 0";
         k.field = "delta";
@@ -220,9 +252,11 @@ static void phase_a(long long product, long long lot)
     {
         struct acase k = {"duplicate top-level key", 400, NULL};
 
-        snprintf(body, sizeof body,
-                 "{\"lines\":[{\"product_id\":%lld,\"quantity\":1}],\"lines\":[{\"product_id\":%lld,"
-                 "\"quantity\":100000}]}", product, product);
+        snprintf(
+            body, sizeof body,
+            "{\"lines\":[{\"product_id\":%lld,\"quantity\":1}],\"lines\":[{\"product_id\":%lld,"
+            "\"quantity\":100000}]}",
+            product, product);
         expect(&c, &k, "POST", "/api/orders/", body, strlen(body), NULL);
         k.name = "duplicate key in a line";
         snprintf(body, sizeof body,
@@ -234,9 +268,12 @@ static void phase_a(long long product, long long lot)
     }
     /* unknown and mass-assignment fields */
     {
-        static const char *const order_extra[] = {"\"status\":\"shipped\"", "\"id\":1",
-                                                  "\"created_by\":1", "\"fefo_compliant\":true",
-                                                  "\"reserved_until\":\"2030-01-01\"", NULL};
+        static const char *const order_extra[] = {"\"status\":\"shipped\"",
+                                                  "\"id\":1",
+                                                  "\"created_by\":1",
+                                                  "\"fefo_compliant\":true",
+                                                  "\"reserved_until\":\"2030-01-01\"",
+                                                  NULL};
         static const char *const line_extra[] = {"\"allocations\":[]", "\"lot_id\":1",
                                                  "\"price\":0", "\"line\":7", NULL};
         struct acase k = {NULL, 400, NULL};
@@ -262,7 +299,8 @@ static void phase_a(long long product, long long lot)
         k.name = "lot receive with reserved";
         snprintf(body, sizeof body,
                  "{\"product_id\":%lld,\"warehouse_id\":1,\"lot_code\":\"MA3\","
-                 "\"expires_on\":\"2031-01-01\",\"quantity\":5,\"reserved\":5}", product);
+                 "\"expires_on\":\"2031-01-01\",\"quantity\":5,\"reserved\":5}",
+                 product);
         expect(&c, &k, "POST", "/api/lots/", body, strlen(body), NULL);
         k.name = "lot PATCH on_hand";
         snprintf(path, sizeof path, "/api/lots/%lld/", lot);
@@ -343,13 +381,22 @@ static void phase_a(long long product, long long lot)
     }
     /* path traversal: never a 5xx, never a file from outside */
     {
-        static const char *const paths[] = {
-            "/api/products/../../../../etc/passwd", "/api/products/%2e%2e/%2e%2e/etc/passwd",
-            "/..%2f..%2f..%2fetc%2fpasswd", "/../../../../etc/passwd",
-            "/static/../../../../etc/passwd", "/api/products/1%00/", "/api/products/1/../../../",
-            "/%2e%2e%2f%2e%2e%2fetc/passwd", "/api/lots/..%5c..%5cwindows", "/api/./products/",
-            "/.env", "/.git/config", "/api/products/1;DROP%20TABLE%20products/",
-            "/api/products/?q=%00", "/api/products/1%2F..%2F2/", NULL};
+        static const char *const paths[] = {"/api/products/../../../../etc/passwd",
+                                            "/api/products/%2e%2e/%2e%2e/etc/passwd",
+                                            "/..%2f..%2f..%2fetc%2fpasswd",
+                                            "/../../../../etc/passwd",
+                                            "/static/../../../../etc/passwd",
+                                            "/api/products/1%00/",
+                                            "/api/products/1/../../../",
+                                            "/%2e%2e%2f%2e%2e%2fetc/passwd",
+                                            "/api/lots/..%5c..%5cwindows",
+                                            "/api/./products/",
+                                            "/.env",
+                                            "/.git/config",
+                                            "/api/products/1;DROP%20TABLE%20products/",
+                                            "/api/products/?q=%00",
+                                            "/api/products/1%2F..%2F2/",
+                                            NULL};
 
         for (i = 0; paths[i]; i++) {
             struct rl_resp r;
@@ -384,7 +431,8 @@ static const struct base bases[] = {
     {"PATCH", "/api/lots/999999999/", "{\"status\":\"quarantined\"}"},
     {"POST", "/api/lots/999999999/adjust/", "{\"delta\":-5,\"reason\":\"cycle count\"}"},
     {"POST", "/api/orders/999999999/ship/",
-     "{\"picks\":[{\"line\":1,\"lot_id\":5,\"quantity\":2},{\"line\":2,\"lot_id\":6,\"quantity\":1}]}"},
+     "{\"picks\":[{\"line\":1,\"lot_id\":5,\"quantity\":2},{\"line\":2,\"lot_id\":6,\"quantity\":1}"
+     "]}"},
     {"POST", "/api/orders/999999999/cancel/", "{}"},
     {"POST", "/api/orders/999999999/confirm/", ""},
     {"GET", "/api/products/?q=abc&active=true&limit=5&after=3", NULL},
@@ -395,10 +443,11 @@ static const struct base bases[] = {
 #define NBASES (sizeof bases / sizeof bases[0])
 
 static const char *const tokens[] = {
-    "{", "}", "[", "]", "\"", ",", ":", "\\", "\\u", "\\ud800", "0", "-", "e", ".", "1e309",
-    "9223372036854775808", "-1", "null", "true", "\xff", "\xc0\x80", "\x00", " ", "\"\":",
-    "%", "%00", "&", "=", "&&", "?", "#", "/", "'", "'--", "[[[[[[[[", "]]]]", "{\"a\":1}",
-    "\"x\":1,"};
+    "{",   "}",       "[",        "]",    "\"",        ",",       ":",     "\\",
+    "\\u", "\\ud800", "0",        "-",    "e",         ".",       "1e309", "9223372036854775808",
+    "-1",  "null",    "true",     "\xff", "\xc0\x80",  "\x00",    " ",     "\"\":",
+    "%",   "%00",     "&",        "=",    "&&",        "?",       "#",     "/",
+    "'",   "'--",     "[[[[[[[[", "]]]]", "{\"a\":1}", "\"x\":1,"};
 
 static char *mutate(uint64_t *seed, const char *in, size_t inlen, size_t *outlen)
 {
@@ -540,11 +589,23 @@ static void *mutator(void *arg)
 
 /* ------------------------------------------------------------ phase B */
 
-static const char *const sqlish[] = {
-    "' OR '1'='1", "'; DROP TABLE products; --", "\\\" OR 1=1 --", "1; SELECT pg_sleep(5)",
-    "../../../../etc/passwd", "..\\\\..\\\\windows", "%00", "%27%20OR%201%3D1", "${jndi:ldap://x}",
-    "<script>alert(1)</script>", "$1", "\\u0000", "Robert'); DROP TABLE orders;--",
-    "1' AND sleep(5)#", "admin'--", "' UNION SELECT password_hash FROM users --", NULL};
+static const char *const sqlish[] = {"' OR '1'='1",
+                                     "'; DROP TABLE products; --",
+                                     "\\\" OR 1=1 --",
+                                     "1; SELECT pg_sleep(5)",
+                                     "../../../../etc/passwd",
+                                     "..\\\\..\\\\windows",
+                                     "%00",
+                                     "%27%20OR%201%3D1",
+                                     "${jndi:ldap://x}",
+                                     "<script>alert(1)</script>",
+                                     "$1",
+                                     "\\u0000",
+                                     "Robert'); DROP TABLE orders;--",
+                                     "1' AND sleep(5)#",
+                                     "admin'--",
+                                     "' UNION SELECT password_hash FROM users --",
+                                     NULL};
 
 static long b_sent, b_accepted, b_verbatim_bad, b_slow;
 
@@ -599,12 +660,13 @@ static void phase_b(long long product, long long lot, long long wh)
         hsend(&c, "POST", "/api/warehouses/", body, strlen(body), NULL, NULL);
         snprintf(body, sizeof body,
                  "{\"product_id\":%lld,\"warehouse_id\":%lld,\"lot_code\":\"%s\","
-                 "\"expires_on\":\"2031-01-01\",\"quantity\":1}", product, wh, s);
+                 "\"expires_on\":\"2031-01-01\",\"quantity\":1}",
+                 product, wh, s);
         hsend(&c, "POST", "/api/lots/", body, strlen(body), NULL, NULL);
         /* order: external_ref, line sku */
         snprintf(body, sizeof body,
-                 "{\"external_ref\":\"%s-%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":1}]}",
-                 s, tag, product);
+                 "{\"external_ref\":\"%s-%s\",\"lines\":[{\"product_id\":%lld,\"quantity\":1}]}", s,
+                 tag, product);
         if (hsend(&c, "POST", "/api/orders/", body, strlen(body), NULL, NULL) == 201)
             b_accepted++;
         snprintf(body, sizeof body, "{\"lines\":[{\"sku\":\"%s\",\"quantity\":1}]}", s);
@@ -716,8 +778,7 @@ int rl_cmd_hostile(int argc, char **argv)
     rl_figure(S, "mutated writes accepted", "0", mc.answered2xx == 0, "%ld", mc.answered2xx);
     rl_figure(S, "database checksum after A + C", "unchanged", strcmp(sum0, sum1) == 0, "%s",
               strcmp(sum0, sum1) == 0 ? "unchanged" : "CHANGED");
-    rl_figure(S, "SQL-looking strings sent (B)", "-", -1, "%ld (%ld accepted)", b_sent,
-              b_accepted);
+    rl_figure(S, "SQL-looking strings sent (B)", "-", -1, "%ld (%ld accepted)", b_sent, b_accepted);
     rl_figure(S, "accepted strings not stored verbatim", "0", b_verbatim_bad == 0, "%ld",
               b_verbatim_bad);
     rl_figure(S, "injected sleeps that ran (> 2 s)", "0", b_slow == 0, "%ld", b_slow);

@@ -28,8 +28,8 @@ static long long pg_deadlocks(void)
 
 /* Response classes counted by every order load. */
 enum cls { C_2XX, C_409, C_422, C_OTHER4XX, C_502, C_503, C_504, C_OTHER5XX, C_TRANSPORT, C_N };
-static const char *const cls_name[C_N] = {"2xx", "409", "422", "other 4xx", "502", "503",
-                                          "504", "other 5xx", "transport"};
+static const char *const cls_name[C_N] = {"2xx", "409", "422",       "other 4xx", "502",
+                                          "503", "504", "other 5xx", "transport"};
 
 static enum cls classify(long status)
 {
@@ -203,8 +203,8 @@ int rl_cmd_race(int argc, char **argv)
     rl_client_free(&c);
     v0 = violations();
 
-    printf("%s: %d clients x %d orders of 1-3 units, 1 product, 3 lots, 500 units\n", S,
-           clients, race.orders);
+    printf("%s: %d clients x %d orders of 1-3 units, 1 product, 3 lots, 500 units\n", S, clients,
+           race.orders);
     t0 = rl_now_ms();
     run_threads(clients, race_client);
     secs = (rl_now_ms() - t0) / 1000.0;
@@ -213,25 +213,26 @@ int rl_cmd_race(int argc, char **argv)
     reserved = rl_sql_int("SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = %lld",
                           race.product);
     oversold = rl_sql_int("SELECT coalesce(sum(greatest(reserved - on_hand, 0)), 0) FROM lots"
-                          " WHERE product_id = %lld", race.product);
+                          " WHERE product_id = %lld",
+                          race.product);
     committed = rl_sql_int("SELECT coalesce(sum(ol.quantity), 0) FROM order_lines ol"
                            " JOIN orders o ON o.id = ol.order_id"
-                           " WHERE ol.product_id = %lld AND o.status = 'reserved'", race.product);
+                           " WHERE ol.product_id = %lld AND o.status = 'reserved'",
+                           race.product);
     rl_figure(S, "orders sent", "-", -1, "%ld", (long)clients * race.orders);
     rl_figure(S, "orders reserved (2xx)", "-", -1, "%ld", race.k.n[C_2XX]);
     rl_figure(S, "insufficient_stock (409)", "-", -1, "%ld", race.k.n[C_409]);
     rl_figure(S, "throughput (orders/s)", "-", -1, "%.0f", (double)clients * race.orders / secs);
     rl_figure(S, "5xx answers", "0", fivexx(&race.k) + race.k.n[C_TRANSPORT] == 0, "%ld",
               fivexx(&race.k) + race.k.n[C_TRANSPORT]);
-    rl_figure(S, "other answers (not 2xx/409)", "0",
-              race.k.n[C_OTHER4XX] + race.k.n[C_422] == 0, "%ld",
-              race.k.n[C_OTHER4XX] + race.k.n[C_422]);
+    rl_figure(S, "other answers (not 2xx/409)", "0", race.k.n[C_OTHER4XX] + race.k.n[C_422] == 0,
+              "%ld", race.k.n[C_OTHER4XX] + race.k.n[C_422]);
     rl_figure(S, "oversold units", "0", oversold == 0, "%lld", oversold);
     rl_figure(S, "units reserved", "500", reserved == 500, "%lld", reserved);
     rl_figure(S, "units in acknowledged orders", "500", race.units == 500 && committed == 500,
               "%lld", race.units);
-    rl_figure(S, "invariant violations (bff_violations)", "0", violations() == 0 && v0 == 0,
-              "%lld", violations());
+    rl_figure(S, "invariant violations (bff_violations)", "0", violations() == 0 && v0 == 0, "%lld",
+              violations());
     return rl_failures() ? 1 : 0;
 }
 
@@ -331,8 +332,8 @@ int rl_cmd_lockorder(int argc, char **argv)
     d1 = pg_deadlocks();
     print_counts("answers", &lo.k);
     for (i = 0; i < lo.nproducts; i++) {
-        long long res = rl_sql_int("SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = %lld",
-                                   lo.product[i]);
+        long long res = rl_sql_int(
+            "SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = %lld", lo.product[i]);
 
         if (res != lo.units[i])
             mism++;
@@ -468,8 +469,8 @@ static void *idem_client(void *arg)
             free(s[j].resp);
         /* Every 50th key is also sent with another body: 422. */
         if (i % 50 == 1) {
-            struct shot x = {"{\"lines\":[{\"product_id\":1,\"quantity\":9}]}", key, &c[0], NULL,
-                             0, NULL, ""};
+            struct shot x = {
+                "{\"lines\":[{\"product_id\":1,\"quantity\":9}]}", key, &c[0], NULL, 0, NULL, ""};
 
             shoot(&x);
             if (x.status == 422 && strcmp(x.code, "idempotency_conflict") == 0)
@@ -503,7 +504,8 @@ int rl_cmd_idem(int argc, char **argv)
     rl_mk_lot(&c, idem.product, wh, code, 60, 1000000);
     rl_client_free(&c);
     printf("%s: %d orders x 3 sends with one Idempotency-Key each; every %dth key's three "
-           "sends are concurrent\n", S, idem.keys, idem.every);
+           "sends are concurrent\n",
+           S, idem.keys, idem.every);
     run_threads(idem.nthreads, idem_client);
     orders = rl_sql_int("SELECT count(*) FROM orders WHERE created_by = %lld", token_uid);
     reserved = rl_sql_int("SELECT coalesce(sum(reserved), 0) FROM lots WHERE product_id = %lld",
@@ -514,8 +516,8 @@ int rl_cmd_idem(int argc, char **argv)
               idem.keys);
     rl_figure(S, "duplicate reservations", "0", orders == idem.keys && reserved == idem.units,
               "%lld", orders - idem.keys);
-    rl_figure(S, "identical replays", "100%",
-              idem.replays > 0 && idem.identical == idem.replays, "%.1f%% of %ld",
+    rl_figure(S, "identical replays", "100%", idem.replays > 0 && idem.identical == idem.replays,
+              "%.1f%% of %ld",
               idem.replays ? 100.0 * (double)idem.identical / (double)idem.replays : 0.0,
               idem.replays);
     rl_figure(S, "in-flight duplicates answered 409", "-", -1, "%ld", idem.inflight409);
@@ -538,8 +540,8 @@ static struct {
     double deadline, give_up_ms;
     int retry;
     char tag[64];
-    struct counts first;   /* first attempt of each key */
-    struct counts all;     /* retries */
+    struct counts first; /* first attempt of each key */
+    struct counts all;   /* retries */
     long keys, acked, gave_up, retried_ok, not_json;
     long long *ack_ids;
     double max_ack_ms, max_fail_ms;
@@ -722,18 +724,20 @@ int rl_cmd_orders(int argc, char **argv)
         o += (size_t)snprintf(list + o, cap - o, "%s%lld", i ? "," : "", ld.ack_ids[i]);
     snprintf(list + o, cap - o, "}");
     found = rl_sql_int("SELECT count(*) FROM orders WHERE id = ANY('%s'::bigint[])"
-                       " AND status = 'reserved' AND created_by = %lld", list, token_uid);
+                       " AND status = 'reserved' AND created_by = %lld",
+                       list, token_uid);
     free(list);
     orders = rl_sql_int("SELECT count(*) FROM orders WHERE created_by = %lld", token_uid);
     stored = rl_sql_int("SELECT count(*) FROM idempotency_keys WHERE user_id = %lld"
-                        " AND status BETWEEN 200 AND 299", token_uid);
-    partial = rl_sql_int(
-        "SELECT count(*) FROM orders o WHERE o.created_by = %lld AND ("
-        " NOT EXISTS (SELECT 1 FROM order_lines ol WHERE ol.order_id = o.id) OR EXISTS ("
-        " SELECT 1 FROM order_lines ol WHERE ol.order_id = o.id AND ol.quantity <>"
-        " (SELECT coalesce(sum(quantity), 0) FROM allocations a"
-        "   WHERE a.order_id = o.id AND a.line = ol.line)))",
-        token_uid);
+                        " AND status BETWEEN 200 AND 299",
+                        token_uid);
+    partial =
+        rl_sql_int("SELECT count(*) FROM orders o WHERE o.created_by = %lld AND ("
+                   " NOT EXISTS (SELECT 1 FROM order_lines ol WHERE ol.order_id = o.id) OR EXISTS ("
+                   " SELECT 1 FROM order_lines ol WHERE ol.order_id = o.id AND ol.quantity <>"
+                   " (SELECT coalesce(sum(quantity), 0) FROM allocations a"
+                   "   WHERE a.order_id = o.id AND a.line = ol.line)))",
+                   token_uid);
     failed = ld.keys - ld.acked;
 
     rl_figure(S, L("orders attempted (keys)"), "-", -1, "%ld in %.0f s", ld.keys, secs);
@@ -746,7 +750,7 @@ int rl_cmd_orders(int argc, char **argv)
         for (j = 1; j < C_N; j++)
             if (ld.first.n[j] + ld.all.n[j])
                 bo += (size_t)snprintf(by + bo, sizeof by - bo, "%s%s: %ld", bo ? ", " : " (",
-                                      cls_name[j], ld.first.n[j] + ld.all.n[j]);
+                                       cls_name[j], ld.first.n[j] + ld.all.n[j]);
         if (bo)
             snprintf(by + bo, sizeof by - bo, ")");
         rl_figure(S, L("first attempts failed (retried)"), "-", -1, "%ld%s",

@@ -155,8 +155,8 @@ int rl_cmd_reads(int argc, char **argv)
               rd.n[1] ? 100.0 * (double)rd.errors[1] / (double)rd.n[1] : 0.0, rd.errors[1]);
     if (baseline > 0) {
         snprintf(name, sizeof name, "%s: p99 before / during", label);
-        rl_figure(S, name, "<= before + 100 ms", p99 <= p99b + (double)budget,
-                  "%.1f / %.1f ms", p99b, p99);
+        rl_figure(S, name, "<= before + 100 ms", p99 <= p99b + (double)budget, "%.1f / %.1f ms",
+                  p99b, p99);
     } else {
         snprintf(name, sizeof name, "%s: p50 / p99", label);
         rl_figure(S, name, "-", -1, "%.1f / %.1f ms", rl_lat_pct(&rd.lat[1], 50), p99);

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RL_TOKEN is read by api() (lib.sh), STACK_* by stack.sh
 # 6. Redis frozen (SIGSTOP 30 s), then Redis stopped (10 s), each under a
 # read load (cached product and stock GETs) and an order load. A product
 # cached before each outage is renamed during it; once Redis is back it

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RL_TOKEN is read by api() (lib.sh), STACK_* by stack.sh
 # 8. The timeout ladder (SPEC §4): Redis 100 ms < lock_timeout <
 # statement_timeout < app budget < nginx fastcgi_read_timeout. A request
 # stuck behind a lock, or in a statement past statement_timeout, gets the
@@ -20,7 +20,7 @@ timed()
 scenario()
 {
     local lock=${BFF_LOCK_TIMEOUT_MS:-2000} stmt=${BFF_STATEMENT_TIMEOUT_MS:-5000}
-    local idle=${BFF_IDLE_TX_TIMEOUT_MS:-10000} nginx_s r hp t0 gone ok_after pid out rc=0 i
+    local idle=${BFF_IDLE_TX_TIMEOUT_MS:-10000} nginx_s r hp t0 gone pid out rc=0 i
     local stop=$RL_TMP/s8.stop ready=$RL_TMP/s8.ready
     nginx_s=$(sed -n 's/^ *fastcgi_read_timeout \([0-9]*\)s;.*/\1/p' "$RL_STATE/nginx/nginx.conf" | head -n 1)
     figure "$SCENARIO" "ladder: lock / statement / idle tx / nginx read" \

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RL_TOKEN is read by api() (lib.sh), STACK_* by stack.sh
 # 9. Worker crash. (a) 50 times, kill -9 a bff-worker process in the middle
 # of a job (t/bff-worker-test: the production runtime plus test kinds whose
 # effects are rows of job_test_effects; each job is killed at most twice,
@@ -11,7 +11,7 @@ SCENARIO="9 worker crash"
 scenario()
 {
     local wt=$BFF_TEST_BUILDDIR/t/bff-worker-test bw=$BFF_TEST_BUILDDIR/worker/bff-worker
-    local q=rl9-$$ sup out=$RL_TMP/s9 kills=0 tries=0 row jid lb wpid rc=0 i n
+    local q=rl9-$$ sup out=$RL_TMP/s9 kills=0 row jid lb wpid rc=0 i n
     local -A killed=()
     if [[ ! -x $wt || ! -x $bw ]]; then
         figure "$SCENARIO" "bff-worker and t/bff-worker-test built" no yes FAIL

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RL_TOKEN is read by api() (lib.sh), STACK_* by stack.sh
 # 11. Memory.
 # (a) The unit suites (t/check_*, not the end-to-end ones) under valgrind
 #     with CK_FORK=no: definitely-lost bytes 0, invalid accesses 0.

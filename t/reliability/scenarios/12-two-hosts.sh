@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # STACK_* are read by stack.sh
 # 12. Two hosts: a second supervised pool ("host B", its own socket and
 # state directory) next to the stack's ("host A"), behind a dedicated nginx
 # whose upstream holds both (fastcgi_next_upstream error timeout: a request
