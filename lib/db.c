@@ -106,25 +106,6 @@ void bff_db_close(struct bff_db *db)
     db->in_tx = 0;
 }
 
-/* Wait until fd is ready for events or deadline_ms passes: 1 ready, 0 timed
- * out, -1 poll error. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
-{
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        int64_t left = deadline_ms - bff_now_ms();
-        int n;
-
-        if (left <= 0)
-            return 0;
-        n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
 /* A failed connect: remember why, start the back-off, tell the operator once
  * per outage (not once per request). */
 static int connect_failed(struct bff_db *db, PGconn *conn, const char *why, struct bff_error *e)
@@ -204,7 +185,7 @@ static int connect_until(struct bff_db *db, int64_t deadline_ms, struct bff_erro
         fd = PQsocket(conn); /* may change between polls (several hosts) */
         if (fd < 0)
             return connect_failed(db, conn, PQerrorMessage(conn), e);
-        w = wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
+        w = bff_wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
         if (w == 0) {
             snprintf(why, sizeof why, "connect: timeout after %lld ms",
                      (long long)(bff_now_ms() - start));

@@ -25,25 +25,6 @@ static void set_result(struct bff_check *out, const char *status, int64_t start,
     snprintf(out->error, sizeof out->error, "%s", error ? error : "");
 }
 
-/* Wait for events on fd until deadline_ms: the revents, 0 on timeout, -1 on
- * a poll error. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
-{
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        int64_t left = deadline_ms - bff_now_ms();
-        int n;
-
-        if (left <= 0)
-            return 0;
-        n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (n > 0)
-            return p.revents;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
 /* ---- database ---------------------------------------------------------- */
 
 enum { Q_OK, Q_LOST, Q_TIMEOUT, Q_FAILED };
@@ -69,7 +50,7 @@ static int select_one(struct bff_db *db, int64_t deadline_ms, char *err, size_t 
             snprintf(err, n, "%s", PQerrorMessage(conn));
             goto lost;
         }
-        w = wait_fd(fd, POLLIN | POLLOUT, deadline_ms);
+        w = bff_wait_fd(fd, POLLIN | POLLOUT, deadline_ms);
         if (w == 0)
             goto timeout;
         if ((w < 0 || (w & POLLIN)) && !PQconsumeInput(conn)) {
@@ -79,7 +60,7 @@ static int select_one(struct bff_db *db, int64_t deadline_ms, char *err, size_t 
     }
     for (;;) {
         while (PQisBusy(conn)) {
-            w = wait_fd(fd, POLLIN, deadline_ms);
+            w = bff_wait_fd(fd, POLLIN, deadline_ms);
             if (w == 0)
                 goto timeout;
             if (!PQconsumeInput(conn)) {
@@ -220,7 +201,7 @@ static int smtp_connect(const char *host, int port, int64_t deadline_ms, int tim
             fd = -1;
             continue;
         }
-        w = wait_fd(fd, POLLOUT, deadline_ms);
+        w = bff_wait_fd(fd, POLLOUT, deadline_ms);
         if (w == 0) {
             snprintf(err, n, "timeout after %d ms (connecting)", timeout_ms);
             close(fd);
@@ -286,7 +267,7 @@ static int smtp_reply(int fd, int64_t deadline_ms, int timeout_ms, const char *w
             snprintf(err, n, "%s: reply line too long", what);
             return -1;
         }
-        w = wait_fd(fd, POLLIN, deadline_ms);
+        w = bff_wait_fd(fd, POLLIN, deadline_ms);
         if (w == 0) {
             snprintf(err, n, "timeout after %d ms (waiting for %s)", timeout_ms, what);
             return -1;
@@ -322,7 +303,7 @@ static int smtp_send(int fd, const char *s, int64_t deadline_ms, int timeout_ms,
             snprintf(err, n, "send: %s", strerror(errno));
             return -1;
         }
-        if (wait_fd(fd, POLLOUT, deadline_ms) == 0) {
+        if (bff_wait_fd(fd, POLLOUT, deadline_ms) == 0) {
             snprintf(err, n, "timeout after %d ms (sending)", timeout_ms);
             return -1;
         }

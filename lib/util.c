@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,23 @@ int bff_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int bff_wait_fd(int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        struct pollfd p = {fd, events, 0};
+        int64_t left = deadline_ms - bff_now_ms();
+        int n;
+
+        if (left <= 0)
+            return 0;
+        n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        if (n > 0)
+            return p.revents;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
 }
 
 void bff_utc_now(char *out, size_t n)

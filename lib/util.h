@@ -15,6 +15,10 @@ int64_t bff_now_us(void);
  * optionally signed decimal integer within [min, max]. 0 or -1. */
 int bff_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* Wait for events on fd until the monotonic deadline_ms (bff_now_ms):
+ * the revents (> 0), 0 on timeout, -1 on a poll error. EINTR is retried. */
+int bff_wait_fd(int fd, short events, int64_t deadline_ms);
+
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 32 bytes). */
 void bff_utc_now(char *out, size_t n);
 
