@@ -534,9 +534,12 @@ int rl_cmd_idem(int argc, char **argv)
 
 #define MAX_ACK 2000000
 
+#define LD_MAX_PRODUCTS 32
+
 static struct {
     const char *scenario, *stop_file;
-    long long product;
+    long long product[LD_MAX_PRODUCTS];
+    int nproducts;
     double deadline, give_up_ms;
     int retry;
     char tag[64];
@@ -583,10 +586,12 @@ static void *load_client(void *arg)
         if (ld.hold > 0)
             snprintf(body, sizeof body,
                      "{\"hold_seconds\":%ld,\"lines\":[{\"product_id\":%lld,\"quantity\":%ld}]}",
-                     ld.hold, ld.product, rl_rand_range(&seed, 1, 3));
+                     ld.hold, ld.product[rl_rand_range(&seed, 0, ld.nproducts - 1)],
+                     rl_rand_range(&seed, 1, 3));
         else
             snprintf(body, sizeof body, "{\"lines\":[{\"product_id\":%lld,\"quantity\":%ld}]}",
-                     ld.product, rl_rand_range(&seed, 1, 3));
+                     ld.product[rl_rand_range(&seed, 0, ld.nproducts - 1)],
+                     rl_rand_range(&seed, 1, 3));
         for (attempt = 0;; attempt++) {
             struct counts *k = attempt == 0 ? &first : &all;
 
@@ -684,17 +689,26 @@ int rl_cmd_orders(int argc, char **argv)
     token = rl_token(NULL, &token_uid);
     rl_client_init(&c, token);
     rl_tag(ld.tag, sizeof ld.tag);
-    ld.product = rl_opt_int(argc, argv, "--product", 0); /* an existing one */
-    if (ld.product <= 0) {
+    /* One existing product (--product), or --products N of its own, each
+     * with one big lot; every order takes a random one. */
+    ld.product[0] = rl_opt_int(argc, argv, "--product", 0);
+    ld.nproducts = 1;
+    if (ld.product[0] <= 0) {
+        ld.nproducts = (int)rl_opt_int(argc, argv, "--products", 16);
+        if (ld.nproducts < 1 || ld.nproducts > LD_MAX_PRODUCTS)
+            rl_die("--products: 1..%d", LD_MAX_PRODUCTS);
         wh = rl_mk_warehouse(&c, ld.tag);
-        ld.product = rl_mk_product(&c, ld.tag);
-        snprintf(code, sizeof code, "%s-a", ld.tag);
-        rl_mk_lot(&c, ld.product, wh, code, 60, 1000000000);
+        for (i = 0; i < ld.nproducts; i++) {
+            snprintf(code, sizeof code, "%s-%ld", ld.tag, i);
+            ld.product[i] = rl_mk_product(&c, code);
+            rl_mk_lot(&c, ld.product[i], wh, code, 60, 1000000000);
+        }
     }
     rl_client_free(&c);
     if (ld.stop_file)
         unlink(ld.stop_file);
-    printf("  fixture: product %lld user %lld\n", ld.product, token_uid);
+    printf("  fixture: %d product(s) from %lld, user %lld\n", ld.nproducts, ld.product[0],
+           token_uid);
     printf("%s: order load, %d clients, %s, %s\n", S, clients,
            ld.retry ? "failed attempts retried with the same Idempotency-Key" : "no retries",
            ld.stop_file ? "until the stop file appears" : "timed");
