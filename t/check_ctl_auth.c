@@ -27,74 +27,8 @@ static const char *uniq(const char *prefix)
     return b;
 }
 
-struct ctl {
-    int status;
-    char *out, *err;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-
-    if (f == NULL)
-        return strdup("");
-    do {
-        if (cap - n < 4096) {
-            cap += 65536;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-/* `bffctl ARGS` with the stack's env file, then `envs` (shell assignments
- * or unsets), `input` on stdin (NULL: empty). */
-static void ctl(struct ctl *r, const char *input, const char *envs, const char *fmt, ...)
-{
-    char args[4096], cmd[8192], in[] = "/tmp/bffctl-in.XXXXXX", out[] = "/tmp/bffctl-out.XXXXXX",
-                                err[] = "/tmp/bffctl-err.XXXXXX";
-    int fi = mkstemp(in), fo = mkstemp(out), fe = mkstemp(err), st;
-    va_list ap;
-
-    ck_assert(fi >= 0 && fo >= 0 && fe >= 0);
-    if (input)
-        ck_assert_int_eq(write(fi, input, strlen(input)), (int)strlen(input));
-    close(fi);
-    close(fo);
-    close(fe);
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd,
-             "set -a; . '%s/env'; set +a; unset BFF_SUPERUSER_PASSWORD BFF_USER_PASSWORD "
-             "BFF_ENV_FILE BFF_NGINX_CONF; set -a; %s; set +a; exec '%s/ctl/bffctl' %s <'%s' >'%s' "
-             "2>'%s'",
-             t_env("BFF_TEST_STATE"), envs ? envs : ":", t_env("BFF_TEST_BUILDDIR"), args, in, out,
-             err);
-    st = system(cmd);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r->out = slurp(out);
-    r->err = slurp(err);
-    unlink(in);
-    unlink(out);
-    unlink(err);
-}
-
-static void ctl_free(struct ctl *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
 /* Exactly one line on stderr, naming the command. */
-static void assert_one_err_line(const struct ctl *r, const char *cmd, const char *needle)
+static void assert_one_err_line(const struct t_ctl *r, const char *cmd, const char *needle)
 {
     char prefix[64];
     size_t n = strlen(r->err);
@@ -122,44 +56,44 @@ static long get_with(const char *path, const char *token)
 START_TEST(createsuperuser_passwords)
 {
     const char *u = uniq("su");
-    struct ctl r;
+    struct t_ctl r;
     char *n, sql[256];
 
-    ctl(&r, "short7!\n", NULL, "createsuperuser --username %s", u);
+    t_ctl(&r, "short7!\n", NULL, "createsuperuser --username %s", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "createsuperuser", "too short");
     ck_assert_str_eq(r.out, "");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, "\n", NULL, "createsuperuser --username %s", u);
+    t_ctl(&r, "\n", NULL, "createsuperuser --username %s", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "createsuperuser", "empty");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "createsuperuser --username %s", u); /* EOF */
+    t_ctl(&r, NULL, NULL, "createsuperuser --username %s", u); /* EOF */
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "createsuperuser", "BFF_SUPERUSER_PASSWORD");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, "long enough\n", "BFF_SUPERUSER_PASSWORD=tiny", "createsuperuser --username %s", u);
+    t_ctl(&r, "long enough\n", "BFF_SUPERUSER_PASSWORD=tiny", "createsuperuser --username %s", u);
     ck_assert_int_eq(r.status, 1); /* the variable wins over stdin */
     assert_one_err_line(&r, "createsuperuser", "too short");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     snprintf(sql, sizeof sql, "SELECT count(*) FROM users WHERE username = '%s'", u);
     n = t_sql(sql);
     ck_assert_str_eq(n, "0");
     free(n);
 
-    ctl(&r, NULL, NULL, "createsuperuser");
+    t_ctl(&r, NULL, NULL, "createsuperuser");
     ck_assert_int_eq(r.status, 2);
     assert_one_err_line(&r, "createsuperuser", "--username");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, "BFF_SUPERUSER_PASSWORD='a fine passphrase'", "createsuperuser --username %s", u);
+    t_ctl(&r, NULL, "BFF_SUPERUSER_PASSWORD='a fine passphrase'", "createsuperuser --username %s", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, u));
-    ctl_free(&r);
+    t_ctl_free(&r);
     snprintf(sql, sizeof sql,
              "SELECT is_superuser AND is_active AND password_hash LIKE '$argon2id$%%'"
              " FROM users WHERE username = '%s'",
@@ -168,52 +102,52 @@ START_TEST(createsuperuser_passwords)
     ck_assert_str_eq(n, "t");
     free(n);
 
-    ctl(&r, "another passphrase\n", NULL, "createsuperuser --username %s", u);
+    t_ctl(&r, "another passphrase\n", NULL, "createsuperuser --username %s", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "createsuperuser", "already exists");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "createsuperuser --help");
+    t_ctl(&r, NULL, NULL, "createsuperuser --help");
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "usage: bffctl createsuperuser"));
-    ctl_free(&r);
+    t_ctl_free(&r);
 }
 END_TEST
 
 START_TEST(user_commands)
 {
     const char *u = uniq("usr");
-    struct ctl r;
+    struct t_ctl r;
     char *line;
 
-    ctl(&r, NULL, NULL, "user create --username %s --perm products.reed --no-password", u);
+    t_ctl(&r, NULL, NULL, "user create --username %s --perm products.reed --no-password", u);
     ck_assert_int_eq(r.status, 2);
     assert_one_err_line(&r, "user", "valid: products.read, products.write");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "user create --username %s --perm products.read --no-password", u);
+    t_ctl(&r, NULL, NULL, "user create --username %s --perm products.read --no-password", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "user create --username %s --no-password", u);
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "user create --username %s --no-password", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "user", "already exists");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "user grant %s stock.read orders.read", u);
+    t_ctl(&r, NULL, NULL, "user grant %s stock.read orders.read", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "user revoke %s products.read", u);
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "user revoke %s products.read", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "user grant %s nope", u);
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "user grant %s nope", u);
     ck_assert_int_eq(r.status, 2);
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "user grant %s products.read", uniq("ghost"));
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "user grant %s products.read", uniq("ghost"));
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "user", "no user named");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "user list");
+    t_ctl(&r, NULL, NULL, "user list");
     ck_assert_msg(r.status == 0, "%s", r.err);
     line = strstr(r.out, u);
     ck_assert_ptr_nonnull(line);
@@ -221,7 +155,7 @@ START_TEST(user_commands)
     ck_assert_msg(strstr(line, "stock.read,orders.read") && !strstr(line, "products.read"),
                   "user list line: %s", line);
     ck_assert_ptr_null(strstr(r.out, "$argon2id$"));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* an API-only user cannot log in */
     {
@@ -241,14 +175,14 @@ START_TEST(token_create_prints_only_the_token)
 {
     const char *u = uniq("tok");
     regex_t re;
-    struct ctl r;
+    struct t_ctl r;
     char tok[64], hex[65], *hexsql, sql[256];
 
-    ctl(&r, NULL, NULL, "user create --username %s --perm products.read --no-password", u);
+    t_ctl(&r, NULL, NULL, "user create --username %s --perm products.read --no-password", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token create --user %s --name ci", u);
+    t_ctl(&r, NULL, NULL, "token create --user %s --name ci", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_str_eq(r.err, "");
     ck_assert_int_eq(strlen(r.out), 48);
@@ -256,7 +190,7 @@ START_TEST(token_create_prints_only_the_token)
     ck_assert_msg(regexec(&re, r.out, 0, NULL, 0) == 0, "stdout: '%s'", r.out);
     regfree(&re);
     snprintf(tok, sizeof tok, "%.47s", r.out);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 200);
     ck_assert_int_eq(get_with("/api/orders/", tok), 403);
 
@@ -275,64 +209,64 @@ START_TEST(token_create_prints_only_the_token)
     }
     ck_assert_str_eq(hexsql, hex);
 
-    ctl(&r, NULL, NULL, "token create --user %s --name ci", u);
+    t_ctl(&r, NULL, NULL, "token create --user %s --name ci", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "token", "already has a token named");
     ck_assert_str_eq(r.out, "");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token create --user %s --name wide --perm admin", u);
+    t_ctl(&r, NULL, NULL, "token create --user %s --name wide --perm admin", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "token", "does not hold admin");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token create --user %s --name x --expires-days 0", u);
+    t_ctl(&r, NULL, NULL, "token create --user %s --name x --expires-days 0", u);
     ck_assert_int_eq(r.status, 2);
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "token create --user %s", u);
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "token create --user %s", u);
     ck_assert_int_eq(r.status, 2);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token create --user %s --name short --expires-days 1", u);
+    t_ctl(&r, NULL, NULL, "token create --user %s --name short --expires-days 1", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token list --user %s", u);
+    t_ctl(&r, NULL, NULL, "token list --user %s", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, " ci "));
     ck_assert_ptr_nonnull(strstr(r.out, " short "));
     ck_assert_ptr_null(strstr(r.out, tok));
     ck_assert_ptr_null(strstr(r.out, hex));
     ck_assert_ptr_null(strstr(r.out, "bff_"));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
-    ctl(&r, NULL, NULL, "token revoke --user %s --name ci", u);
+    t_ctl(&r, NULL, NULL, "token revoke --user %s --name ci", u);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 401);
-    ctl(&r, NULL, NULL, "token revoke --user %s --name nosuch", u);
+    t_ctl(&r, NULL, NULL, "token revoke --user %s --name nosuch", u);
     ck_assert_int_eq(r.status, 1);
     assert_one_err_line(&r, "token", "no token named");
-    ctl_free(&r);
-    ctl(&r, NULL, NULL, "token list --user %s", u);
+    t_ctl_free(&r);
+    t_ctl(&r, NULL, NULL, "token list --user %s", u);
     ck_assert_ptr_nonnull(strstr(r.out, "revoked"));
-    ctl_free(&r);
+    t_ctl_free(&r);
     free(hexsql);
 }
 END_TEST
 
 START_TEST(clearsessions_counts)
 {
-    struct ctl r;
+    struct t_ctl r;
     long long uid;
     char sql[2048];
     char *n;
     long tokens = -1, keys = -1;
 
     /* a clean slate, so the counts below are exact */
-    ctl(&r, NULL, NULL, "clearsessions");
+    t_ctl(&r, NULL, NULL, "clearsessions");
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     t_token("products.read", &uid); /* live: kept */
     snprintf(sql, sizeof sql,
@@ -361,7 +295,7 @@ START_TEST(clearsessions_counts)
         uid, uid);
     free(t_sql(sql));
 
-    ctl(&r, NULL, NULL, "clearsessions");
+    t_ctl(&r, NULL, NULL, "clearsessions");
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_msg(sscanf(r.out, "tokens: %ld deleted", &tokens) == 1, "%s", r.out);
     ck_assert_msg(strstr(r.out, "idempotency_keys: ") &&
@@ -370,7 +304,7 @@ START_TEST(clearsessions_counts)
                   "%s", r.out);
     ck_assert_int_eq(tokens, 3);
     ck_assert_int_eq(keys, 1);
-    ctl_free(&r);
+    t_ctl_free(&r);
     snprintf(sql, sizeof sql,
              "SELECT string_agg(name, ',' ORDER BY name) FROM api_tokens WHERE user_id = %lld",
              uid);
@@ -384,22 +318,22 @@ START_TEST(clearsessions_counts)
     free(n);
 
     /* idempotent */
-    ctl(&r, NULL, NULL, "clearsessions");
+    t_ctl(&r, NULL, NULL, "clearsessions");
     ck_assert_msg(strstr(r.out, "tokens: 0 deleted") && strstr(r.out, "idempotency_keys: 0"), "%s",
                   r.out);
-    ctl_free(&r);
+    t_ctl_free(&r);
 }
 END_TEST
 
 START_TEST(check_plain_passes_on_the_test_stack)
 {
-    struct ctl r;
+    struct t_ctl r;
 
-    ctl(&r, NULL, NULL, "check");
+    t_ctl(&r, NULL, NULL, "check");
     ck_assert_msg(r.status == 0, "check: %d\n%s%s", r.status, r.out, r.err);
     ck_assert_ptr_null(strstr(r.out, "ERROR"));
     ck_assert_ptr_nonnull(strstr(r.out, "System check identified"));
-    ctl_free(&r);
+    t_ctl_free(&r);
 }
 END_TEST
 
@@ -407,11 +341,11 @@ START_TEST(check_deploy_findings)
 {
     char conf[] = "/tmp/bffctl-nginx.XXXXXX", env[] = "/tmp/bffctl-env.XXXXXX";
     int fd;
-    struct ctl r;
+    struct t_ctl r;
     FILE *f;
 
     /* production with debug logging: E011, not E010 */
-    ctl(&r, NULL, "BFF_ENV=production BFF_LOG_LEVEL=debug", "check --deploy");
+    t_ctl(&r, NULL, "BFF_ENV=production BFF_LOG_LEVEL=debug", "check --deploy");
     ck_assert_int_eq(r.status, 1);
     ck_assert_msg(strstr(r.out, "\nERROR bff.E011: ") ||
                       strncmp(r.out, "ERROR bff.E011: ", 16) == 0,
@@ -419,54 +353,54 @@ START_TEST(check_deploy_findings)
     ck_assert_ptr_null(strstr(r.out, "bff.E010"));
     ck_assert_ptr_nonnull(strstr(r.out, "System check identified"));
     assert_one_err_line(&r, "check", "error");
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* development: E010 */
-    ctl(&r, NULL, "BFF_ENV=development", "check --deploy");
+    t_ctl(&r, NULL, "BFF_ENV=development", "check --deploy");
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E010: "));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* a remote database without TLS or password: E012 + E013 */
-    ctl(&r, NULL,
+    t_ctl(&r, NULL,
         "BFF_ENV=production BFF_DATABASE_URL='host=192.0.2.10 dbname=bff user=bff' "
         "PGPASSFILE=/nonexistent HOME=/nonexistent",
         "check --deploy");
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E012: "));
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E013: "));
-    ctl_free(&r);
-    ctl(&r, NULL,
+    t_ctl_free(&r);
+    t_ctl(&r, NULL,
         "BFF_ENV=production BFF_DATABASE_URL='postgresql://bff:s3cret@192.0.2.10/bff"
         "?sslmode=verify-full'",
         "check --deploy");
     ck_assert_ptr_null(strstr(r.out, "bff.E012"));
     ck_assert_ptr_null(strstr(r.out, "bff.E013"));
     ck_assert_ptr_null(strstr(r.out, "s3cret"));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* the stack's own env file is 0644: E014; at 0600 it passes */
     fd = mkstemp(env);
     ck_assert_int_ge(fd, 0);
     close(fd);
     chmod(env, 0644);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E014: "));
-    ctl_free(&r);
+    t_ctl_free(&r);
     chmod(env, 0600);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
     ck_assert_ptr_null(strstr(r.out, "bff.E014"));
-    ctl_free(&r);
+    t_ctl_free(&r);
     unlink(env);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --env-file %s", env);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E015: "));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* the test stack's rendered nginx config exposes nothing */
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s/nginx/nginx.conf",
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s/nginx/nginx.conf",
         t_env("BFF_TEST_STATE"));
     ck_assert_msg(!strstr(r.out, "bff.E02") && !strstr(r.out, "bff.W02"), "%s", r.out);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* a config that serves everything to FastCGI on a public listener */
     fd = mkstemp(conf);
@@ -483,7 +417,7 @@ START_TEST(check_deploy_findings)
           "  }\n}\n",
           f);
     fclose(f);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s", conf);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s", conf);
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E020: "));
     ck_assert_ptr_nonnull(strstr(r.out, "(location /)"));
@@ -491,7 +425,7 @@ START_TEST(check_deploy_findings)
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E021: "));
     ck_assert_ptr_nonnull(strstr(r.out, "WARNING bff.W020: "));
     ck_assert_ptr_nonnull(strstr(r.out, "WARNING bff.W021: "));
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* loopback-only servers expose nothing, whatever their locations */
     f = fopen(conf, "w");
@@ -499,22 +433,22 @@ START_TEST(check_deploy_findings)
           "  location / { fastcgi_pass unix:/run/x.sock; } } }\n",
           f);
     fclose(f);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s", conf);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --nginx-conf %s", conf);
     ck_assert_msg(!strstr(r.out, "bff.E02") && !strstr(r.out, "bff.W02"), "%s", r.out);
-    ctl_free(&r);
+    t_ctl_free(&r);
 
     /* spawn-fcgi on a TCP port of every interface */
     f = fopen(conf, "w");
     fputs("[Service]\nExecStart=/usr/bin/spawn-fcgi -n -p 9000 -F 4 -- /usr/bin/bff-fcgi\n", f);
     fclose(f);
-    ctl(&r, NULL, "BFF_ENV=production", "check --deploy --fcgi-unit %s", conf);
+    t_ctl(&r, NULL, "BFF_ENV=production", "check --deploy --fcgi-unit %s", conf);
     ck_assert_ptr_nonnull(strstr(r.out, "ERROR bff.E024: "));
-    ctl_free(&r);
+    t_ctl_free(&r);
     unlink(conf);
 
-    ctl(&r, NULL, NULL, "check --bogus");
+    t_ctl(&r, NULL, NULL, "check --bogus");
     ck_assert_int_eq(r.status, 2);
-    ctl_free(&r);
+    t_ctl_free(&r);
 }
 END_TEST
 

@@ -162,85 +162,17 @@ static long get_with(const char *path, const char *token)
     return st;
 }
 
-struct ctl {
-    int status;
-    char *out, *err;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-
-    if (f == NULL)
-        return strdup("");
-    do {
-        if (cap - n < 4096) {
-            cap += 65536;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-/*
- * Run `bffctl ARGS` with the stack's env file, `envs` (shell assignments,
- * may be NULL) and `input` on stdin. The password variables are unset
- * unless envs sets them.
- */
-static void ctl(struct ctl *r, const char *input, const char *envs, const char *fmt, ...)
-{
-    char args[2048], cmd[4096], in[] = "/tmp/bffauth-in.XXXXXX", out[] = "/tmp/bffauth-out.XXXXXX",
-                                err[] = "/tmp/bffauth-err.XXXXXX";
-    int fi = mkstemp(in), fo = mkstemp(out), fe = mkstemp(err), st;
-    va_list ap;
-
-    ck_assert(fi >= 0 && fo >= 0 && fe >= 0);
-    if (input)
-        ck_assert_int_eq(write(fi, input, strlen(input)), (int)strlen(input));
-    close(fi);
-    close(fo);
-    close(fe);
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd,
-             "set -a; . '%s/env'; unset BFF_SUPERUSER_PASSWORD BFF_USER_PASSWORD; %s; set +a; "
-             "exec '%s/ctl/bffctl' %s <'%s' >'%s' 2>'%s'",
-             t_env("BFF_TEST_STATE"), envs ? envs : ":", t_env("BFF_TEST_BUILDDIR"), args, in, out,
-             err);
-    st = system(cmd);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r->out = slurp(out);
-    r->err = slurp(err);
-    unlink(in);
-    unlink(out);
-    unlink(err);
-}
-
-static void ctl_free(struct ctl *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
 /* A user with a password and perms, made by bffctl; its id. */
 static long long make_user(const char *name, const char *password, const char *perms)
 {
     char env[256], sql[256], *id;
-    struct ctl r;
+    struct t_ctl r;
     long long v;
 
     snprintf(env, sizeof env, "BFF_USER_PASSWORD='%s'", password);
-    ctl(&r, NULL, env, "user create --username %s %s", name, perms);
+    t_ctl(&r, NULL, env, "user create --username %s %s", name, perms);
     ck_assert_msg(r.status == 0, "user create: %d %s", r.status, r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     snprintf(sql, sizeof sql, "SELECT id FROM users WHERE username = '%s'", name);
     id = t_sql(sql);
     ck_assert_ptr_nonnull(id);
@@ -252,14 +184,14 @@ static long long make_user(const char *name, const char *password, const char *p
 /* A token made by bffctl (malloc'd). */
 static char *make_token(const char *user, const char *name, const char *extra)
 {
-    struct ctl r;
+    struct t_ctl r;
     char *t;
 
-    ctl(&r, NULL, NULL, "token create --user %s --name %s %s", user, name, extra ? extra : "");
+    t_ctl(&r, NULL, NULL, "token create --user %s --name %s %s", user, name, extra ? extra : "");
     ck_assert_msg(r.status == 0, "token create: %d %s", r.status, r.err);
     ck_assert_int_eq(strlen(r.out), BFF_TOKEN_LEN + 1);
     t = strndup(r.out, BFF_TOKEN_LEN);
-    ctl_free(&r);
+    t_ctl_free(&r);
     return t;
 }
 
@@ -684,7 +616,7 @@ START_TEST(revocations_take_effect_at_once)
     long long uid =
         make_user(user, "pw-auth-suite-Rev-3", "--perm products.read --perm stock.read");
     char *tok = make_token(user, name, NULL);
-    struct ctl r;
+    struct t_ctl r;
 
     /* twice: the first use refreshes last_used_at and drops token:{hash} */
     ck_assert_int_eq(get_with("/api/products/", tok), 200);
@@ -695,31 +627,31 @@ START_TEST(revocations_take_effect_at_once)
     ck_assert_msg(redis_exists(rc, key), "%s not cached", key);
     ck_assert_msg(redis_exists(rc, tkey), "%s not cached", tkey);
 
-    ctl(&r, NULL, NULL, "user revoke %s products.read", user);
+    t_ctl(&r, NULL, NULL, "user revoke %s products.read", user);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 403);
     ck_assert_int_eq(get_with("/api/lots/", tok), 200);
 
-    ctl(&r, NULL, NULL, "user grant %s products.read", user);
+    t_ctl(&r, NULL, NULL, "user grant %s products.read", user);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 200);
 
-    ctl(&r, NULL, NULL, "user deactivate %s", user);
+    t_ctl(&r, NULL, NULL, "user deactivate %s", user);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 401);
-    ctl(&r, NULL, NULL, "user activate %s", user);
+    t_ctl(&r, NULL, NULL, "user activate %s", user);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_int_eq(get_with("/api/products/", tok), 200);
     ck_assert_int_eq(get_with("/api/products/", tok), 200);
     ck_assert_msg(redis_exists(rc, tkey), "%s not cached again", tkey);
 
-    ctl(&r, NULL, NULL, "token revoke --user %s --name %s", user, name);
+    t_ctl(&r, NULL, NULL, "token revoke --user %s --name %s", user, name);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ctl_free(&r);
+    t_ctl_free(&r);
     ck_assert_msg(!redis_exists(rc, tkey), "%s still cached after revoke", tkey);
     ck_assert_int_eq(get_with("/api/products/", tok), 401);
     ck_assert_int_eq(get_with("/api/products/", tok), 401);
@@ -800,7 +732,7 @@ START_TEST(tokens_and_secrets_never_leak)
             snprintf(path, sizeof path, "%s/log/%s", t_env("BFF_TEST_STATE"), files[i - 2]);
         if (access(path, R_OK) != 0)
             continue;
-        text = slurp(path);
+        text = t_slurp(path);
         ck_assert_msg(regexec(&re, text, 0, NULL, 0) != 0, "%s contains a token", path);
         ck_assert_msg(strstr(text, "$argon2id$") == NULL, "%s contains a password hash", path);
         ck_assert_msg(strstr(text, "pw-auth-suite") == NULL, "%s contains a password", path);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 
@@ -330,4 +331,63 @@ const char *t_auth(const char *token)
 
     snprintf(h, sizeof h, "Authorization: Bearer %s", token);
     return h;
+}
+
+char *t_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+
+    if (f == NULL)
+        return strdup("");
+    do {
+        if (cap - n < 4096) {
+            cap += 65536;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+void t_ctl(struct t_ctl *r, const char *input, const char *envs, const char *fmt, ...)
+{
+    char args[4096], cmd[8192], in[] = "/tmp/bffctl-in.XXXXXX", out[] = "/tmp/bffctl-out.XXXXXX",
+                                err[] = "/tmp/bffctl-err.XXXXXX";
+    int fi = mkstemp(in), fo = mkstemp(out), fe = mkstemp(err), st;
+    va_list ap;
+
+    ck_assert(fi >= 0 && fo >= 0 && fe >= 0);
+    if (input)
+        ck_assert_int_eq(write(fi, input, strlen(input)), (int)strlen(input));
+    close(fi);
+    close(fo);
+    close(fe);
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd,
+             "set -a; . '%s/env'; set +a; unset BFF_SUPERUSER_PASSWORD BFF_USER_PASSWORD "
+             "BFF_ENV_FILE BFF_NGINX_CONF; set -a; %s; set +a; exec '%s/ctl/bffctl' %s <'%s' >'%s' "
+             "2>'%s'",
+             t_env("BFF_TEST_STATE"), envs ? envs : ":", t_env("BFF_TEST_BUILDDIR"), args, in, out,
+             err);
+    st = system(cmd);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->out = t_slurp(out);
+    r->err = t_slurp(err);
+    unlink(in);
+    unlink(out);
+    unlink(err);
+}
+
+void t_ctl_free(struct t_ctl *r)
+{
+    free(r->out);
+    free(r->err);
 }

@@ -57,6 +57,24 @@ int t_wait_status(const char *path, long status, int ms);
 /* A free loopback TCP port. */
 int t_free_port(void);
 
+/* What `bffctl ARGS` did: exit status, stdout and stderr (malloc'd). */
+struct t_ctl {
+    int status;
+    char *out, *err;
+};
+
+/*
+ * Run `bffctl ARGS` (printf-style) with the stack's env file, then `envs`
+ * (shell assignments, may be NULL; the password and check-path variables
+ * are unset first), with `input` on stdin (NULL: empty).
+ */
+void t_ctl(struct t_ctl *r, const char *input, const char *envs, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void t_ctl_free(struct t_ctl *r);
+
+/* A whole file as a malloc'd string ("" when it cannot be read). */
+char *t_slurp(const char *path);
+
 #endif
 
 /*
