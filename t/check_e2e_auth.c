@@ -63,29 +63,9 @@ static const char *fresh_src(void)
     return ip;
 }
 
-struct sink {
-    char *p;
-    size_t n;
-};
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct sink *s = arg;
-    size_t n = size * nmemb;
-    char *p = realloc(s->p, s->n + n + 1);
-
-    if (p == NULL)
-        return 0;
-    memcpy(p + s->n, data, n);
-    s->n += n;
-    p[s->n] = '\0';
-    s->p = p;
-    return n;
-}
-
 /* An easy handle for method path body from source address src. */
 static CURL *easy(const char *src, const char *method, const char *path, const char *body,
-                  struct curl_slist **hl, struct sink *b, struct sink *h)
+                  struct curl_slist **hl, struct t_sink *b, struct t_sink *h)
 {
     const char *base = t_env("BFF_TEST_HTTP_URL");
     size_t n = strlen(base) + strlen(path) + 1;
@@ -101,9 +81,9 @@ static CURL *easy(const char *src, const char *method, const char *path, const c
     free(url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, t_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, t_collect);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_INTERFACE, src);
@@ -114,7 +94,7 @@ static CURL *easy(const char *src, const char *method, const char *path, const c
     return c;
 }
 
-static void fill(struct http_resp *out, CURL *c, struct sink *b, struct sink *h)
+static void fill(struct http_resp *out, CURL *c, struct t_sink *b, struct t_sink *h)
 {
     memset(out, 0, sizeof *out);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
@@ -129,7 +109,7 @@ static void fill(struct http_resp *out, CURL *c, struct sink *b, struct sink *h)
 static void http_from(const char *src, const char *method, const char *path, const char *body,
                       struct http_resp *out)
 {
-    struct sink b = {NULL, 0}, h = {NULL, 0};
+    struct t_sink b = {NULL, 0}, h = {NULL, 0};
     struct curl_slist *hl = NULL;
     CURL *c = easy(src ? src : fresh_src(), method, path, body, &hl, &b, &h);
     CURLcode rc = curl_easy_perform(c);
@@ -558,7 +538,7 @@ END_TEST
 START_TEST(login_rate_limited)
 {
     enum { N = 20 };
-    struct sink b[N], h[N];
+    struct t_sink b[N], h[N];
     struct curl_slist *hl[N];
     CURL *c[N];
     CURLM *m = curl_multi_init();

@@ -29,14 +29,9 @@ const char *t_env(const char *name)
     return v;
 }
 
-struct sink {
-    char *p;
-    size_t n;
-};
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
+size_t t_collect(char *data, size_t size, size_t nmemb, void *arg)
 {
-    struct sink *s = arg;
+    struct t_sink *s = arg;
     size_t n = size * nmemb;
     char *p = realloc(s->p, s->n + n + 1);
 
@@ -52,7 +47,7 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 int t_http(const char *method, const char *path, const char *const *headers,
            const char *body, size_t len, struct http_resp *out)
 {
-    struct sink b = {NULL, 0}, h = {NULL, 0};
+    struct t_sink b = {NULL, 0}, h = {NULL, 0};
     struct curl_slist *hl = NULL;
     char url[2048];
     int has_ct = 0;
@@ -74,9 +69,9 @@ int t_http(const char *method, const char *path, const char *const *headers,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, t_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, t_collect);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);

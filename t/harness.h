@@ -21,6 +21,14 @@ struct http_resp {
     yajl_val json;       /* parsed body, NULL when not JSON */
 };
 
+/* A growing NUL-terminated buffer and the libcurl write/header callback
+ * that fills it (for suites that drive curl themselves). */
+struct t_sink {
+    char *p;
+    size_t n;
+};
+size_t t_collect(char *data, size_t size, size_t nmemb, void *arg);
+
 /* The value of a BFF_TEST_* variable; fails the test when unset. */
 const char *t_env(const char *name);
 
