@@ -5,10 +5,9 @@
  * accepts one request, fills struct bff_req from the FastCGI params, runs
  * the dispatcher and writes the response; the request's arena is reset at
  * the top of the next iteration (one free per request). SIGTERM/SIGINT let
- * the request in flight finish, then the process exits 0.
+ * the request in flight finish, then the process exits 0. Connections are
+ * accepted by accept.c, not by libfcgi (accept.h says why).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <fcgiapp.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "cache.h"
 #include "config.h"
 #include "db.h"
@@ -34,36 +34,24 @@
 #define SLOW_MS 200
 
 static volatile sig_atomic_t stopping;
-static int devnull = -1;
 
 /*
- * SIGTERM/SIGINT: finish the request in flight, then exit. libfcgi checks
- * its shutdown flag just before accept(), so a signal landing between the
- * check and the call would leave the process blocked in accept() until one
- * more request arrives. Replacing the listening socket (fd 0, shared with
- * the rest of the pool, which keeps it open) by /dev/null closes that
- * window: accept() fails with ENOTSOCK at once, restarted or not.
+ * SIGTERM/SIGINT: finish the request in flight, then exit. The signals stay
+ * blocked except while the worker waits for work (accept.h), so the handler
+ * runs only then: it sets the flag and the wait returns.
  */
 static void on_term(int sig)
 {
     (void)sig;
     stopping = 1;
-    FCGX_ShutdownPending();
-    if (devnull >= 0)
-        dup2(devnull, 0);
 }
 
-/* SA_RESTART: a signal must not break the read of a request body or the
- * write of a response (libfcgi gives up on EINTR); accept() is ended by
- * on_term instead. */
 static void install_signals(void)
 {
     struct sigaction sa;
 
-    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
-    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -208,6 +196,7 @@ int main(int argc, char **argv)
     struct bff_config cfg;
     struct bff_error e;
     struct bff_ctx ctx;
+    struct bff_acceptor acc;
     FCGX_Request fr;
     int rc;
 
@@ -244,14 +233,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "bff-fcgi: FCGX_Init failed\n");
         return 2;
     }
-    FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+    if (bff_acceptor_open(&acc, 0, &e) != 0) {
+        bff_log_error(NULL, "bff-fcgi cannot serve", "error", e.msg);
+        fprintf(stderr, "bff-fcgi: %s\n", e.msg);
+        return 2;
+    }
+    /* Listen socket -1: only bff_accept_next accepts (accept.h). */
+    FCGX_InitRequest(&fr, -1, 0);
     bff_log_info(NULL, "bff-fcgi started", "version", PACKAGE_VERSION);
-    while (!stopping) {
-        if (FCGX_Accept_r(&fr) < 0)
-            break;
+    while (bff_accept_next(&acc, &fr, &stopping) == 0) {
         serve(&ctx, &fr);
         FCGX_Finish_r(&fr);
     }
+    bff_acceptor_close(&acc);
     bff_log_info(NULL, "bff-fcgi stopping");
     bff_web_metrics_close(&ctx);
     bff_cache_close(&ctx.cache);

@@ -48,6 +48,7 @@ static int nslots;
 static pid_t retired[MAX_RETIRED]; /* workers of the image before a SIGHUP */
 static int nretired;
 static const char *self; /* the binary to re-execute */
+static int64_t kill_at_ms; /* 0, or when the workers told to stop get SIGKILL */
 
 static void say(enum bff_log_level lvl, const char *msg, pid_t pid, const char *k2, const char *v2)
 {
@@ -154,6 +155,26 @@ static void signal_all(int sig)
             kill(slots[i].pid, sig);
     for (i = 0; i < nretired; i++)
         kill(retired[i], sig);
+}
+
+/* SIGKILL every worker told to stop that outlived BFF_STOP_GRACE_MS (35 s
+ * by default: nginx has given up on its request at 30 s, so SIGKILL loses
+ * nothing): the retired ones, and all of them when the master is stopping. */
+static void kill_stragglers(int stopping)
+{
+    int i;
+
+    for (i = 0; i < nretired; i++) {
+        say(BFF_LOG_WARN, "old worker ignored SIGTERM: killing it", retired[i], NULL, NULL);
+        kill(retired[i], SIGKILL);
+    }
+    for (i = 0; stopping && i < nslots; i++) {
+        if (slots[i].pid) {
+            say(BFF_LOG_WARN, "worker ignored SIGTERM: killing it", slots[i].pid, NULL, NULL);
+            kill(slots[i].pid, SIGKILL);
+        }
+    }
+    kill_at_ms = 0;
 }
 
 /*
@@ -287,6 +308,8 @@ int bff_master(int argc, char **argv)
      * what they are doing and exit. */
     for (i = 0; i < nretired; i++)
         kill(retired[i], SIGTERM);
+    if (nretired)
+        kill_at_ms = bff_now_ms() + bff_cfg.stop_grace_ms;
 
     for (;;) {
         int64_t now, wait_ms = 1000;
@@ -308,6 +331,12 @@ int bff_master(int argc, char **argv)
         }
         if (stopping && live() == 0)
             break;
+        if (kill_at_ms && (nretired || stopping)) {
+            if (kill_at_ms <= now)
+                kill_stragglers(stopping);
+            else if (kill_at_ms - now < wait_ms)
+                wait_ms = kill_at_ms - now;
+        }
         ts.tv_sec = wait_ms / 1000;
         ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
         sig = sigtimedwait(&set, &info, &ts);
@@ -318,6 +347,7 @@ int bff_master(int argc, char **argv)
             if (!stopping) {
                 bff_log_info(NULL, "bff-fcgi master stopping: workers finish their request");
                 stopping = 1;
+                kill_at_ms = bff_now_ms() + bff_cfg.stop_grace_ms;
             }
             signal_all(SIGTERM);
             break;

@@ -13,6 +13,8 @@
  *     image starts N fresh workers, then SIGTERMs the old ones, which finish
  *     their request in flight. The socket is never closed, so no connection
  *     is refused: a graceful restart that also picks up a new binary.
+ * A worker told to stop that still runs 35 s later (nginx gave up on its
+ * request at 30 s) is stuck: the master SIGKILLs it and logs a warning.
  * Workers get SIGTERM when the master dies (PR_SET_PDEATHSIG), so a pool
  * never runs unsupervised.
  */

@@ -67,6 +67,8 @@ static const struct row rows[] = {
      "Redis connect timeout (at most 50 ms)"},
     {"BFF_REDIS_TIMEOUT_MS", "100", K_INT, OFF(redis_timeout_ms), 1, 100, 0,
      "Redis per-command timeout (at most 100 ms)"},
+    {"BFF_STOP_GRACE_MS", "35000", K_INT, OFF(stop_grace_ms), 100, 600000, 0,
+     "how long a bff-fcgi worker told to stop may finish its request before its master SIGKILLs it"},
     {NULL, NULL, K_STR, 0, 0, 0, 0, NULL},
 };
 

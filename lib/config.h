@@ -42,6 +42,7 @@ struct bff_config {
     int idle_tx_timeout_ms;        /* BFF_IDLE_TX_TIMEOUT_MS, default 10000 */
     int redis_connect_timeout_ms;  /* BFF_REDIS_CONNECT_TIMEOUT_MS, default 50 */
     int redis_timeout_ms;          /* BFF_REDIS_TIMEOUT_MS, default 100 */
+    int stop_grace_ms;             /* BFF_STOP_GRACE_MS, default 35000 */
 };
 
 /* One description per setting, for `bffctl diffsettings` and docs. */

@@ -740,7 +740,7 @@ stack_stop_fcgi()
 # master: stop, then start.
 stack_reload_fcgi()
 {
-    local master old new i kid stale pids
+    local master old new kid stale pids end
     mapfile -t pids < <(stack_fcgi_pids)
     if [[ ! -f $STACK_STATE/run/fcgi.workers || ${#pids[@]} -eq 0 ]]; then
         stack_stop_fcgi
@@ -751,7 +751,8 @@ stack_reload_fcgi()
     old=${pids[*]:1}
     stack_say "graceful restart of the fcgi pool (master $master, workers $old)"
     kill -HUP "$master"
-    for ((i = 0; i < 300; i++)); do
+    end=$((SECONDS + 40))
+    while ((SECONDS < end)); do
         sleep 0.1
         mapfile -t pids < <(stack_fcgi_pids)
         new=${pids[*]:1}
@@ -759,7 +760,7 @@ stack_reload_fcgi()
         for kid in $new; do [[ " $old " == *" $kid "* ]] && stale=1; done
         [[ $stale -eq 0 && $(wc -w <<<"$new") -eq $STACK_FCGI_PROCS ]] && return 0
     done
-    stack_die "graceful restart: workers $old still running after 30 s"
+    stack_die "graceful restart: not done after 40 s (old workers $old; now ${pids[*]:-none}, want master + $STACK_FCGI_PROCS new workers)"
 }
 
 # ------------------------------------------------------------------ nginx

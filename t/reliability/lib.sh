@@ -35,12 +35,40 @@ stackctl() { "$BFF_TEST_STACKCTL" "$RL_STATE" "$@"; }
 # psql against the test database: one value.
 sql() { psql "$BFF_TEST_DATABASE_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
 
-# The pool: master pid, worker pids.
+# alive PID: the process runs. A zombie (a worker that has exited and that
+# its master has not reaped yet: a few ms on a busy machine) is not alive.
+alive()
+{
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# The pool: master pid, live worker pids.
 fcgi_master() { head -n 1 "$RL_STATE/run/fcgi.pid"; }
-fcgi_workers() { pgrep -P "$(fcgi_master)" || true; }
+fcgi_workers()
+{
+    local p
+    for p in $(pgrep -P "$(fcgi_master)"); do
+        if alive "$p"; then echo "$p"; fi
+    done
+}
+
+# The pool as ps sees it (state, kernel wait channel, age), for the
+# post-mortem of a failed figure.
+fcgi_ps()
+{
+    local m
+    m=$(fcgi_master)
+    ps -o pid,ppid,stat,wchan:24,etime,args -p "$m" --ppid "$m" 2>&1 || true
+}
 
 # Workers the master saw die (log lines) — a crash counts here.
 worker_deaths() { grep -c '"msg":"worker died' "$RL_STATE/log/application.log" || true; }
+
+# Workers the master SIGKILLed because they outlived their stop grace.
+stuck_kills() { grep -c 'ignored SIGTERM: killing it' "$RL_STATE/log/application.log" || true; }
 
 # bffctl verify (every stock invariant); prints the violations it found.
 # Falls back to the bff_violations view when bffctl has no verify.
