@@ -223,6 +223,10 @@ int main(int argc, char **argv)
     ctx.cfg = &bff_cfg;
     ctx.arena = bff_arena_new();
     bff_db_init(&ctx.db, &bff_cfg, bff_cfg.database_url);
+    /* A frozen PostgreSQL answers nothing, not even statement_timeout's
+     * cancel: give up one second after the server would have (503), well
+     * before nginx's 30 s 504. */
+    ctx.db.reply_timeout_ms = bff_cfg.statement_timeout_ms + 1000;
     bff_cache_init(&ctx.cache, &bff_cfg);
     ctx.cache.on_connect = replay_on_connect;
     ctx.cache.on_connect_arg = &ctx;

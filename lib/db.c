@@ -320,11 +320,13 @@ static void fail(struct bff_db *db, PGresult *r, struct bff_error *e)
     const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
     enum bff_db_class cls = bff_db_classify(state);
     char msg[sizeof e->msg];
-    int lost = db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD;
+    int lost = db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD || db->timed_out;
 
     if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0))
         lost = 1;
-    if (primary != NULL && detail != NULL)
+    if (db->timed_out)
+        snprintf(msg, sizeof msg, "no reply from PostgreSQL within %d ms", db->reply_timeout_ms);
+    else if (primary != NULL && detail != NULL)
         snprintf(msg, sizeof msg, "%s (%s)", primary, detail);
     else if (primary != NULL)
         snprintf(msg, sizeof msg, "%s", primary);
@@ -349,16 +351,61 @@ static void fail(struct bff_db *db, PGresult *r, struct bff_error *e)
     if (e != NULL)
         snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : lost ? "08006" : "");
     PQclear(r);
+    db->timed_out = 0;
     if (lost && db->conn != NULL) {
         bff_log_warn(NULL, "database connection lost", "error", msg);
         drop(db);
     }
 }
 
+/*
+ * PQexec's wait for the results of the command just sent (sent: what PQsend*
+ * returned), bounded by db->reply_timeout_ms. Returns the last result or the
+ * first error, as PQexec does; NULL when nothing could be sent, or when the
+ * reply did not come in time (db->timed_out set: fail() then reports the
+ * server unavailable and drops the connection, whose state is unknown).
+ */
+static PGresult *collect(struct bff_db *db, int sent)
+{
+    int64_t deadline = db->reply_timeout_ms > 0 ? bff_now_ms() + db->reply_timeout_ms : INT64_MAX;
+    PGresult *keep = NULL, *r;
+
+    if (!sent)
+        return NULL;
+    for (;;) {
+        while (PQisBusy(db->conn)) {
+            if (bff_wait_fd(PQsocket(db->conn), POLLIN, deadline) == 0) {
+                PQclear(keep);
+                db->timed_out = 1;
+                return NULL;
+            }
+            if (!PQconsumeInput(db->conn))
+                break; /* PQgetResult reports the broken connection */
+        }
+        if ((r = PQgetResult(db->conn)) == NULL)
+            break;
+        if (keep != NULL && (PQresultStatus(keep) == PGRES_FATAL_ERROR ||
+                             PQresultStatus(keep) == PGRES_NONFATAL_ERROR)) {
+            PQclear(r); /* keep the first error */
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+        if (PQstatus(db->conn) == CONNECTION_BAD)
+            break;
+    }
+    return keep;
+}
+
+static PGresult *exec_sql(struct bff_db *db, const char *sql)
+{
+    return collect(db, PQsendQuery(db->conn, sql));
+}
+
 /* A command whose result we only need to be COMMAND_OK (SAVEPOINT, ...). */
 static int simple(struct bff_db *db, const char *sql, struct bff_error *e)
 {
-    PGresult *r = PQexec(db->conn, sql);
+    PGresult *r = exec_sql(db, sql);
 
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
@@ -392,7 +439,7 @@ static int prepare(struct bff_db *db, struct bff_stmt *st, struct bff_error *e)
     in_block = PQtransactionStatus(db->conn) == PQTRANS_INTRANS;
     if (in_block && simple(db, "SAVEPOINT bff_prepare", e) < 0)
         return -1;
-    r = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
+    r = collect(db, PQsendPrepare(db->conn, st->name, st->sql, st->nparams, NULL));
     if (PQresultStatus(r) == PGRES_COMMAND_OK || is_state(r, "42P05")) {
         int dup = PQresultStatus(r) != PGRES_COMMAND_OK;
 
@@ -434,7 +481,7 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
         PGresult *r;
         ExecStatusType s;
         int64_t t0;
-        int idle;
+        int idle, timed;
 
         if (bff_db_ensure(db, e) < 0)
             return NULL;
@@ -449,16 +496,20 @@ static PGresult *run(struct bff_db *db, struct bff_stmt *st, const char *sql,
         }
         t0 = bff_now_us();
         if (st != NULL)
-            r = PQexecPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0);
+            r = collect(db, PQsendQueryPrepared(db->conn, st->name, st->nparams, params, NULL,
+                                                NULL, 0));
         else
-            r = PQexec(db->conn, sql);
+            r = exec_sql(db, sql);
         db->sql_us += bff_now_us() - t0;
         s = PQresultStatus(r);
         if (r != NULL && (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK ||
                           (st == NULL && s == PGRES_EMPTY_QUERY)))
             return r;
+        timed = db->timed_out;
         fail(db, r, e);
-        if (db->conn == NULL && idle && attempt == 0) {
+        /* Not after a timeout: a frozen server would only stall us again,
+         * and the statement may have run. */
+        if (db->conn == NULL && idle && attempt == 0 && !timed) {
             bff_log_info(NULL, "retrying statement on a new connection", "statement",
                          st ? st->name : sql);
             if (e != NULL)
@@ -544,8 +595,9 @@ void bff_db_rollback(struct bff_db *db)
         return;
     }
     if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        PGresult *r = PQexec(db->conn, "ROLLBACK");
+        PGresult *r = exec_sql(db, "ROLLBACK");
 
+        db->timed_out = 0;
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             drop(db); /* cannot trust the session's state any more */
         PQclear(r);

@@ -35,8 +35,17 @@ struct bff_db {
     unsigned gen;           /* bumped on every (re)connect; never 0 once connected */
     int in_tx;              /* inside BEGIN .. COMMIT/ROLLBACK */
     const struct bff_config *cfg;
+    int reply_timeout_ms;   /* 0: wait for PostgreSQL's reply as long as it
+                               takes. Else a reply that has not come after
+                               this long drops the connection ("unavailable"):
+                               the server is frozen or cut off, since a live
+                               one enforces statement_timeout itself. bff-fcgi
+                               sets statement_timeout + 1 s; bffctl and the
+                               worker, whose statements may run long, keep 0. */
     /* internal, managed by db.c: */
     const char *app_name;   /* application_name; NULL = program name */
+    int timed_out;          /* the last reply did not come within
+                               reply_timeout_ms */
     int64_t retry_at_ms;    /* after a failed connect: no new attempt before
                                this (bff_now_ms); 0 while connected/healthy */
     char last_error[256];   /* why the last connect failed (for back-off) */

@@ -73,6 +73,7 @@ static void pool_with_smtp(const char *url)
  */
 static void restore_services(void)
 {
+    t_stackctl("resume", "postgres", NULL); /* after a failed freeze test */
     t_stackctl("start", "postgres", NULL);
     t_stackctl("start", "redis", NULL);
 }
@@ -135,6 +136,44 @@ START_TEST(database_down_is_503)
     ck_assert_int_eq(t_stackctl("start", "postgres", NULL), 0);
     /* the pool reconnects by itself */
     ck_assert_int_eq(t_wait_status("/health/database/", 200, 10000), 0);
+}
+END_TEST
+
+/*
+ * A frozen PostgreSQL (SIGSTOP: connections stay open, nothing answers,
+ * statement_timeout cannot fire) costs a request at most statement_timeout
+ * + 1 s (BFF_STATEMENT_TIMEOUT_MS is 5 s here) on an open connection, or
+ * the 2 s connect deadline on a new one, answered 503 by the app, never
+ * nginx's 504 after 30 s; once it thaws the pool serves again.
+ */
+START_TEST(frozen_database_is_503_before_nginx_gives_up)
+{
+    const char *auth = t_auth(t_token("orders.read", NULL));
+    const char *h[] = {auth, NULL};
+    struct http_resp r;
+    int i;
+
+    for (i = 0; i < 8; i++) { /* every worker has a connection and the token cached */
+        t_http("GET", "/api/orders/?limit=1", h, NULL, 0, &r);
+        ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.body);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(t_stackctl("pause", "postgres", NULL), 0);
+    for (i = 0; i < 2; i++) {
+        t_http("GET", "/api/orders/?limit=1", h, NULL, 0, &r);
+        ck_assert_msg(r.status == 503, "frozen database: status %ld: %s", r.status, r.body);
+        ck_assert_str_eq(t_jstr(r.json, "error", "code", NULL), "unavailable");
+        ck_assert_msg(r.seconds < 9.0, "answered after %.2f s (want <= statement_timeout + 1 s)",
+                      r.seconds);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(t_stackctl("resume", "postgres", NULL), 0);
+    ck_assert_int_eq(t_wait_status("/health/database/", 200, 10000), 0);
+    for (i = 0; i < 8; i++) {
+        t_http("GET", "/api/orders/?limit=1", h, NULL, 0, &r);
+        ck_assert_msg(r.status == 200, "after the thaw: status %ld: %s", r.status, r.body);
+        t_resp_free(&r);
+    }
 }
 END_TEST
 
@@ -240,6 +279,7 @@ static Suite *make_e2e_health_suite(void)
     tcase_add_test(core, all_ok);
     tcase_add_test(core, database_down_is_503);
     tcase_add_test(core, cache_down_is_degraded_fast);
+    tcase_add_test(core, frozen_database_is_503_before_nginx_gives_up);
     tcase_add_checked_fixture(core, restore_services, NULL);
     tcase_add_unchecked_fixture(core, NULL, restore_services);
     tcase_add_checked_fixture(smtp, NULL, stop_sink);
