@@ -5,7 +5,10 @@
  * libfcgi polls the new connection for up to 2 s and silently closes it when
  * that poll fails — and a signal always makes poll() fail (EINTR, whatever
  * SA_RESTART says). A SIGTERM landing in that window, as in every graceful
- * restart under load, turned an accepted request into an nginx 502.
+ * restart under load, turned an accepted request into an nginx 502; worse,
+ * libfcgi 2.4.2 then loops forever on the closed fd once its shutdown flag
+ * is set (it never calls accept() again, polls the stale fd, closes it,
+ * repeats): a worker spinning at 100 % CPU that no SIGTERM ends.
  *
  * Here the stop signals (SIGTERM, SIGINT) stay blocked except while the
  * worker waits for work in epoll_pwait/ppoll. A stop request is therefore
