@@ -280,14 +280,20 @@ static int log_has(const char *needle)
     return found;
 }
 
+/* One request on a new connection is answered 200. */
+static void assert_serves(void)
+{
+    int fd = connect_pool();
+    const char *resp = request(fd, "/health/database/");
+
+    ck_assert_msg(strstr(resp, "Status: 200") != NULL, "no 200 from the pool: '%s'", resp);
+    close(fd);
+}
+
 START_TEST(served_over_own_socket)
 {
-    int fd;
-
     start_pool(2, "35000");
-    fd = connect_pool();
-    ck_assert_ptr_nonnull(strstr(request(fd, "/health/database/"), "Status: 200"));
-    close(fd);
+    assert_serves();
     stop_pool();
 }
 END_TEST
@@ -324,7 +330,6 @@ START_TEST(idle_worker_stops_at_once)
 {
     pid_t kids[MAX_KIDS], w;
     long long t0;
-    int fd;
 
     start_pool(1, "35000");
     workers(kids);
@@ -334,9 +339,7 @@ START_TEST(idle_worker_stops_at_once)
     ck_assert_msg(wait_gone(w, 1000), "an idle worker ignored SIGTERM for 1 s");
     ck_assert_int_lt(now_ms() - t0, 1000);
     ck_assert_int_eq(wait_workers(1, 3000, kids), 1);
-    fd = connect_pool();
-    ck_assert_ptr_nonnull(strstr(request(fd, "/health/database/"), "Status: 200"));
-    close(fd);
+    assert_serves();
     stop_pool();
 }
 END_TEST
