@@ -687,6 +687,74 @@ START_TEST(idempotent_concurrent_duplicate)
 }
 END_TEST
 
+struct ship_call {
+    long long order;
+    struct http_resp r;
+};
+
+static void *ship_thread(void *arg)
+{
+    struct ship_call *c = arg;
+
+    act(&c->r, c->order, "ship", NULL);
+    return NULL;
+}
+
+/* 1 when some session waits for a lock, polling up to ms. */
+static int someone_waits_for_a_lock(int ms)
+{
+    for (; ms > 0; ms -= 20) {
+        if (inv_sql_int("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()") > 0)
+            return 1;
+        usleep(20 * 1000);
+    }
+    return 0;
+}
+
+/*
+ * A ship that arrives while a quarantine is moving its order's allocation
+ * ships from where the units went once the quarantine commits, instead of
+ * refusing with a 409 about the quarantined lot. What makes it so: the
+ * quarantine's ledger rows reference the order (movements.order_id FK), so
+ * it holds the order row FOR KEY SHARE until it commits, and the ship's
+ * FOR UPDATE of the order waits for that before it reads the allocations.
+ */
+START_TEST(ship_during_quarantine_follows_the_move)
+{
+    long long p = inv_product(0), w = inv_warehouse();
+    long long a = inv_lot(p, w, 20, 5), b = inv_lot(p, w, 60, 5), o = reserve(p, 2);
+    PGconn *c = PQconnectdb(t_env("BFF_TEST_DATABASE_URL"));
+    struct ship_call ship = {o, {0}};
+    char sql[256];
+    pthread_t t;
+    PGresult *r;
+
+    ck_assert_int_eq(inv_sql_int("SELECT lot_id FROM allocations WHERE order_id = %lld", o), a);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    PQclear(PQexec(c, "BEGIN"));
+    snprintf(sql, sizeof sql,
+             "SELECT bff_lot_set_status((SELECT min(id) FROM users), %lld, 'quarantined')", a);
+    r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    ck_assert_int_eq(pthread_create(&t, NULL, ship_thread, &ship), 0);
+    ck_assert_msg(someone_waits_for_a_lock(3000), "the ship never waited for the lots");
+    r = PQexec(c, "COMMIT");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    pthread_join(t, NULL);
+    inv_expect(&ship.r, 200);
+    ck_assert_str_eq(t_jstr(ship.r.json, "status", NULL), "shipped");
+    t_resp_free(&ship.r);
+    ck_assert_int_eq(inv_sql_int("SELECT lot_id FROM shipments WHERE order_id = %lld", o), b);
+    ck_assert_int_eq(inv_lot_col(b, "on_hand"), 3);
+    ck_assert_int_eq(inv_lot_col(a, "on_hand"), 5);
+    ck_assert_int_eq(inv_lot_col(a, "reserved"), 0);
+}
+END_TEST
+
 START_TEST(idempotent_simultaneous_burst)
 {
     enum { N = 12 };
@@ -826,6 +894,7 @@ static Suite *make_e2e_orders_suite(void)
     tcase_add_test(picks, picks_from_ineligible_lots);
     tcase_add_test(picks, stuck_allocation_needs_picks);
     tcase_add_test(picks, since_expired_allocation_needs_picks);
+    tcase_add_test(picks, ship_during_quarantine_follows_the_move);
     tcase_add_test(idem, idempotent_replay);
     tcase_add_test(idem, idempotent_4xx_is_stored);
     tcase_add_test(idem, idempotent_concurrent_duplicate);
