@@ -607,15 +607,6 @@ static long long new_order(long long product, long long qty, const char *extra)
     return id;
 }
 
-static void get_order(long long id, struct http_resp *r)
-{
-    char path[64];
-
-    snprintf(path, sizeof path, "/api/orders/%lld/", id);
-    inv_req("GET", path, NULL, NULL, r);
-    inv_expect(r, 200);
-}
-
 START_TEST(quarantine_moves_fefo_and_splits)
 {
     long long p = inv_product(0), w = inv_warehouse();
@@ -635,14 +626,14 @@ START_TEST(quarantine_moves_fefo_and_splits)
     ck_assert_int_eq(inv_int(r.json, "reserved", NULL), 1);
     ck_assert_str_eq(t_jstr(r.json, "status", NULL), "quarantined");
     t_resp_free(&r);
-    get_order(o1, &r);
+    inv_order(o1, &r);
     {
         long long want[] = {b, 4};
 
         assert_allocs(r.json, 0, 1, want);
     }
     t_resp_free(&r);
-    get_order(o2, &r);
+    inv_order(o2, &r);
     {
         long long want[] = {a, 1, c, 1};
 
@@ -678,7 +669,7 @@ START_TEST(quarantine_all_moved_empty_list)
     ck_assert(YAJL_IS_ARRAY(t_jget(r.json, "affected_orders", NULL)));
     ck_assert_int_eq(inv_len(t_jget(r.json, "affected_orders", NULL)), 0);
     t_resp_free(&r);
-    get_order(o, &r);
+    inv_order(o, &r);
     {
         long long want[] = {b, 3};
 
@@ -713,14 +704,14 @@ START_TEST(quarantine_respects_warehouse_and_shelf)
     inv_expect(&r, 200);
     ck_assert_int_eq(inv_len(t_jget(r.json, "affected_orders", NULL)), 0);
     t_resp_free(&r);
-    get_order(o1, &r);
+    inv_order(o1, &r);
     {
         long long want[] = {short_lot, 2}; /* w1, earliest */
 
         assert_allocs(r.json, 0, 1, want);
     }
     t_resp_free(&r);
-    get_order(o2, &r);
+    inv_order(o2, &r);
     {
         long long want[] = {other_wh, 2}; /* any warehouse, > 20 days */
 
@@ -785,7 +776,7 @@ START_TEST(expiry_job_moves_allocations)
                                  a),
                      1);
     /* o1 (first by id) moved to b; o2 found b empty and stays */
-    get_order(o1, &r);
+    inv_order(o1, &r);
     {
         long long want[] = {b, 3};
 

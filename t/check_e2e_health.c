@@ -16,45 +16,6 @@
 
 #include "harness.h"
 
-static pid_t sink_pid;
-
-/* Start t/smtp-sink on a free port in the given mode; returns the port. */
-static int start_sink(const char *mode)
-{
-    char port_s[16], path[4096];
-    int port = t_free_port(), i;
-
-    snprintf(port_s, sizeof port_s, "%d", port);
-    snprintf(path, sizeof path, "%s/t/smtp-sink", t_env("BFF_TEST_BUILDDIR"));
-    sink_pid = fork();
-    ck_assert_int_ge(sink_pid, 0);
-    if (sink_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives a failed test */
-        execl(path, "smtp-sink", "--port", port_s, "--mode", mode, (char *)NULL);
-        _exit(127);
-    }
-    for (i = 0; i < 50; i++) {           /* wait until it listens */
-        char cmd[256];
-
-        snprintf(cmd, sizeof cmd, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port);
-        if (strcmp(mode, "mute") != 0 && system(cmd) == 0)
-            break;
-        if (strcmp(mode, "mute") == 0 && i > 5)
-            break;
-        usleep(100 * 1000);
-    }
-    return port;
-}
-
-static void stop_sink(void)
-{
-    if (sink_pid > 0) {
-        kill(sink_pid, SIGKILL);
-        waitpid(sink_pid, NULL, 0);
-        sink_pid = 0;
-    }
-}
-
 /* Restart the FastCGI pool with BFF_SMTP_URL set (NULL: unset). */
 static void pool_with_smtp(const char *url)
 {
@@ -206,7 +167,7 @@ START_TEST(smtp_up)
     char url[64];
     struct http_resp r;
 
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("ok"));
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", t_sink_start("--mode", "ok"));
     pool_with_smtp(url);
     t_get("/health/smtp/", &r);
     ck_assert_msg(r.status == 200, "%s", r.body);
@@ -243,7 +204,7 @@ START_TEST(smtp_bad_greeting_is_down)
     struct http_resp r;
     const char *err;
 
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("bad"));
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", t_sink_start("--mode", "bad"));
     pool_with_smtp(url);
     t_get("/health/smtp/", &r);
     ck_assert_int_eq(r.status, 503);
@@ -258,7 +219,7 @@ START_TEST(smtp_silent_times_out)
     char url[64];
     struct http_resp r;
 
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", start_sink("mute"));
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", t_sink_start("--mode", "mute"));
     pool_with_smtp(url);
     t_get("/health/smtp/", &r);
     ck_assert_int_eq(r.status, 503);
@@ -282,7 +243,7 @@ static Suite *make_e2e_health_suite(void)
     tcase_add_test(core, frozen_database_is_503_before_nginx_gives_up);
     tcase_add_checked_fixture(core, restore_services, NULL);
     tcase_add_unchecked_fixture(core, NULL, restore_services);
-    tcase_add_checked_fixture(smtp, NULL, stop_sink);
+    tcase_add_checked_fixture(smtp, NULL, t_sink_stop);
     tcase_add_unchecked_fixture(smtp, NULL, restore_pool);
     tcase_add_test(smtp, smtp_up);
     tcase_add_test(smtp, smtp_refused_is_degraded);

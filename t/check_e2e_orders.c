@@ -55,15 +55,6 @@ static long long reserve(long long product, long long qty)
     return id;
 }
 
-static void get_order(long long id, struct http_resp *r)
-{
-    char path[64];
-
-    snprintf(path, sizeof path, "/api/orders/%lld/", id);
-    inv_req("GET", path, NULL, NULL, r);
-    inv_expect(r, 200);
-}
-
 /* Assert a 409 conflict whose message names word. */
 static void assert_conflict(const struct http_resp *r, const char *word)
 {
@@ -199,7 +190,7 @@ START_TEST(invalid_transitions)
         t_resp_free(&r);
     }
     /* the refusals changed nothing */
-    get_order(shipped, &r);
+    inv_order(shipped, &r);
     ck_assert_str_eq(t_jstr(r.json, "status", NULL), "shipped");
     t_resp_free(&r);
     ck_assert_int_eq(inv_sql_int("SELECT sum(on_hand) FROM lots WHERE product_id = %lld", p), 49);
@@ -234,7 +225,7 @@ START_TEST(hold_runs_out)
         assert_conflict(&r, "expired");
         t_resp_free(&r);
     }
-    get_order(o, &r);
+    inv_order(o, &r);
     ck_assert_str_eq(t_jstr(r.json, "status", NULL), "expired");
     t_resp_free(&r);
     {

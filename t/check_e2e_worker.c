@@ -535,43 +535,6 @@ START_TEST(expired_lot_allocation_moves)
 }
 END_TEST
 
-static pid_t sink_pid;
-
-/* t/smtp-sink saving messages into dir; its port. */
-static int start_sink(void)
-{
-    char port_s[16], path[4096];
-    int port = t_free_port(), i;
-
-    snprintf(port_s, sizeof port_s, "%d", port);
-    snprintf(path, sizeof path, "%s/t/smtp-sink", t_env("BFF_TEST_BUILDDIR"));
-    sink_pid = fork();
-    ck_assert_int_ge(sink_pid, 0);
-    if (sink_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(path, "smtp-sink", "--port", port_s, "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    for (i = 0; i < 50; i++) {
-        char cmd[256];
-
-        snprintf(cmd, sizeof cmd, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port);
-        if (system(cmd) == 0)
-            break;
-        msleep(100);
-    }
-    return port;
-}
-
-static void stop_sink(void)
-{
-    if (sink_pid > 0) {
-        kill(sink_pid, SIGKILL);
-        waitpid(sink_pid, NULL, 0);
-        sink_pid = 0;
-    }
-}
-
 /* The saved messages (msg-N.eml files in dir). */
 static int mails(void)
 {
@@ -638,10 +601,10 @@ START_TEST(low_stock_mail_arrives)
     snprintf(quiet_sku, sizeof quiet_sku, "%s",
              sql_str("SELECT sku FROM products WHERE id = %lld", quiet));
 
-    snprintf(smtp, sizeof smtp, "BFF_SMTP_URL=smtp://127.0.0.1:%d", start_sink());
+    snprintf(smtp, sizeof smtp, "BFF_SMTP_URL=smtp://127.0.0.1:%d", t_sink_start("--dir", dir));
     enqueue("low_stock_alert", NULL, 5, 0);
     run_once("worker/bff-worker", env);
-    stop_sink();
+    t_sink_stop();
     ck_assert_int_eq(mails(), 1);
     msg = slurp("msg-1.eml");
     ck_assert_msg(strstr(msg, "To: ops@example.com, oncall@example.com\r\n") != NULL ||
@@ -759,7 +722,7 @@ START_TEST(monthly_report_stored_and_mailed_once)
     const char *env[] = {smtp, "BFF_ALERT_EMAIL=ops@example.com", NULL};
 
     free(t_sql("DELETE FROM reports WHERE month = '2001-02-01'"));
-    snprintf(smtp, sizeof smtp, "BFF_SMTP_URL=smtp://127.0.0.1:%d", start_sink());
+    snprintf(smtp, sizeof smtp, "BFF_SMTP_URL=smtp://127.0.0.1:%d", t_sink_start("--dir", dir));
     enqueue("monthly_report", "{\"month\": \"2001-02\"}", 5, 0);
     run_once("worker/bff-worker", env);
     ck_assert_int_eq(mails(), 1);
@@ -773,7 +736,7 @@ START_TEST(monthly_report_stored_and_mailed_once)
     /* again: same figures, no second e-mail */
     enqueue("monthly_report", "{\"month\": \"2001-02\"}", 5, 0);
     run_once("worker/bff-worker", env);
-    stop_sink();
+    t_sink_stop();
     ck_assert_int_eq(mails(), 1);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM jobs WHERE queue = '%s' AND status = 'done'", Q),
                      2);

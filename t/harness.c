@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -385,4 +387,44 @@ void t_ctl_free(struct t_ctl *r)
 {
     free(r->out);
     free(r->err);
+}
+
+static pid_t sink_pid;
+
+int t_sink_start(const char *opt, const char *val)
+{
+    char port_s[16], path[4096];
+    int port = t_free_port(), i, mute = strcmp(opt, "--mode") == 0 && strcmp(val, "mute") == 0;
+
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(path, sizeof path, "%s/t/smtp-sink", t_env("BFF_TEST_BUILDDIR"));
+    sink_pid = fork();
+    ck_assert_int_ge(sink_pid, 0);
+    if (sink_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+        execl(path, "smtp-sink", "--port", port_s, opt, val, (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 50; i++) { /* wait until it listens */
+        char cmd[256];
+
+        /* a mute sink is not probed: the probe would take its one
+         * connection; it gets 600 ms to start */
+        if (mute && i > 5)
+            break;
+        snprintf(cmd, sizeof cmd, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port);
+        if (!mute && system(cmd) == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    return port;
+}
+
+void t_sink_stop(void)
+{
+    if (sink_pid > 0) {
+        kill(sink_pid, SIGKILL);
+        waitpid(sink_pid, NULL, 0);
+        sink_pid = 0;
+    }
 }

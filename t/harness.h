@@ -65,6 +65,12 @@ int t_wait_status(const char *path, long status, int ms);
 /* A free loopback TCP port. */
 int t_free_port(void);
 
+/* t/smtp-sink on a free port, started with `OPT VAL` (--mode ok|bad|mute,
+ * or --dir DIR to save messages); waits until it listens and returns the
+ * port. One sink at a time; t_sink_stop kills it (no-op when none). */
+int t_sink_start(const char *opt, const char *val);
+void t_sink_stop(void);
+
 /* What `bffctl ARGS` did: exit status, stdout and stderr (malloc'd). */
 struct t_ctl {
     int status;

@@ -269,3 +269,12 @@ void inv_redis_del(const char *key)
 {
     freeReplyObject(redis_cmd("DEL", key));
 }
+
+void inv_order(long long id, struct http_resp *r)
+{
+    char path[64];
+
+    snprintf(path, sizeof path, "/api/orders/%lld/", id);
+    inv_req("GET", path, NULL, NULL, r);
+    inv_expect(r, 200);
+}

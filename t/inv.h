@@ -57,6 +57,8 @@ void inv_expect(const struct http_resp *r, long status);
 
 /* GET /api/products/{id}/stock/ (body malloc'd via the response). */
 void inv_stock(long long product, struct http_resp *r);
+/* GET /api/orders/{id}/ into r, which must be 200. */
+void inv_order(long long id, struct http_resp *r);
 
 /* The test Redis (BFF_TEST_REDIS_URL): does key exist; drop key. */
 int inv_redis_exists(const char *key);
